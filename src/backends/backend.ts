@@ -1,0 +1,215 @@
+/**
+ * The backend contract: the only thing the tensor front end knows about a device.
+ *
+ * A backend owns device memory and runs a small, closed set of float32 kernels over flat buffers.
+ * Shapes travel as plain numbers in each call; a backend never sees a `Tensor`. Every kernel returns
+ * freshly allocated output buffers and never reads back to the host: only {@linkcode Backend.download}
+ * does. `cpu` is the living definition of what each kernel means; every other backend is tested
+ * against it.
+ *
+ * Layout conventions: NCHW activations, OIHW filters, row-major matrices, all contiguous.
+ *
+ * @module
+ */
+
+/** An opaque handle to `size` float32 elements of device memory, owned by one backend. */
+export interface DeviceBuffer {
+  /** Number of float32 elements. */
+  readonly size: number;
+}
+
+/** Elementwise unary kernels. Parameters `a` and `b` are scalars (0 when unused). */
+export type UnaryOp =
+  /** `x * a + b` */
+  | "affine"
+  | "exp"
+  | "log"
+  | "sqrt"
+  | "rsqrt"
+  | "abs"
+  /** `x > 0 ? 1 : x < 0 ? -1 : 0` */
+  | "sign"
+  /** `x ** a` */
+  | "pow"
+  /** `max(x, a)`; ReLU is `max(x, 0)` */
+  | "max"
+  /** `x > a ? 1 : 0` (the gradient mask of `max`) */
+  | "gt";
+
+/** Elementwise binary kernels with broadcasting. */
+export type BinaryOp = "add" | "sub" | "mul" | "div";
+
+/** The geometry of a 2-D convolution without bias or dilation, groups 1. */
+export interface ConvGeometry {
+  /** batch */
+  readonly n: number;
+  /** input channels */
+  readonly c: number;
+  /** input height and width */
+  readonly h: number;
+  readonly w: number;
+  /** output channels */
+  readonly k: number;
+  /** filter height and width */
+  readonly r: number;
+  readonly s: number;
+  readonly stride: number;
+  readonly pad: number;
+  /** output height and width: `floor((h + 2 pad - r) / stride) + 1` */
+  readonly oh: number;
+  readonly ow: number;
+}
+
+/** The geometry of 2-D pooling over an NCHW tensor (count_include_pad semantics for average). */
+export interface PoolGeometry {
+  readonly n: number;
+  readonly c: number;
+  readonly h: number;
+  readonly w: number;
+  readonly kernel: number;
+  readonly stride: number;
+  readonly pad: number;
+  readonly oh: number;
+  readonly ow: number;
+}
+
+/** Batch norm over an NCHW tensor viewed as `[n, c, hw]`: statistics per channel over `n` and `hw`. */
+export interface BatchNormGeometry {
+  readonly n: number;
+  readonly c: number;
+  /** product of the spatial sizes (1 after a linear layer) */
+  readonly hw: number;
+  readonly eps: number;
+}
+
+/** The buffers a training-mode batch norm produces. */
+export interface BatchNormTrainResult {
+  /** normalised, scaled and shifted output, `[n, c, hw]` */
+  readonly y: DeviceBuffer;
+  /** batch mean per channel, `[c]` */
+  readonly mean: DeviceBuffer;
+  /** `1 / sqrt(biased batch variance + eps)` per channel, `[c]` */
+  readonly invstd: DeviceBuffer;
+  /** `(1 - momentum) * runningMean + momentum * mean` (new buffer; inputs are not changed) */
+  readonly runningMean: DeviceBuffer;
+  /** `(1 - momentum) * runningVar + momentum * unbiasedVariance` (new buffer) */
+  readonly runningVar: DeviceBuffer;
+}
+
+/** Gradients of a training-mode batch norm. */
+export interface BatchNormGrads {
+  readonly dx: DeviceBuffer;
+  readonly dgamma: DeviceBuffer;
+  readonly dbeta: DeviceBuffer;
+}
+
+/** Hyper-parameters of one SGD step, PyTorch semantics (dampening 0, no Nesterov). */
+export interface SgdOptions {
+  readonly lr: number;
+  readonly momentum: number;
+  readonly weightDecay: number;
+}
+
+/**
+ * A device. Implementations live in `src/backends/<name>/mod.ts` and export
+ * `create(): Promise<Backend>` which throws an error saying why when the device cannot start.
+ */
+export interface Backend {
+  /** `"cpu"`, `"webgpu"`, `"cudnn"`. */
+  readonly name: string;
+  /** What runs: adapter, device or library versions, in words. */
+  readonly description: string;
+
+  // ---- memory ----
+  /** A buffer of `size` zeros. */
+  zeros(size: number): DeviceBuffer;
+  /** A new buffer holding a copy of `data`. */
+  upload(data: Float32Array): DeviceBuffer;
+  /** A copy of the buffer's contents; waits for every kernel queued before it. */
+  download(buffer: DeviceBuffer): Promise<Float32Array>;
+  /** Gives the memory back (to a pool or the device). The buffer must not be used again. */
+  free(buffer: DeviceBuffer): void;
+
+  // ---- elementwise ----
+  unary(op: UnaryOp, x: DeviceBuffer, a: number, b: number): DeviceBuffer;
+  /**
+   * `out[i] = a[ia(i)] op b[ib(i)]` over `outShape`, where `aStrides`/`bStrides` give, per axis of
+   * `outShape`, the element stride into `a`/`b` (0 on broadcast axes).
+   */
+  binary(
+    op: BinaryOp,
+    a: DeviceBuffer,
+    aStrides: readonly number[],
+    b: DeviceBuffer,
+    bStrides: readonly number[],
+    outShape: readonly number[],
+  ): DeviceBuffer;
+  /** Strided gather: `out[idx] = x[offset + sum(idx[d] * strides[d])]` over `outShape` (transpose, expand, slice). */
+  strided(x: DeviceBuffer, outShape: readonly number[], strides: readonly number[], offset: number): DeviceBuffer;
+  /** `x` viewed as `[outer, reduced, inner]` summed over the middle axis: `[outer, inner]`. */
+  sum(x: DeviceBuffer, outer: number, reduced: number, inner: number): DeviceBuffer;
+
+  // ---- dense ----
+  /** `op(a) · op(b)`: `[m, k] · [k, n] -> [m, n]`; `transA` means `a` is stored `[k, m]`, `transB` that `b` is `[n, k]`. */
+  matmul(a: DeviceBuffer, b: DeviceBuffer, m: number, n: number, k: number, transA: boolean, transB: boolean): DeviceBuffer;
+  /** Cross-correlation as PyTorch's `conv2d`: `x [n,c,h,w] * w [k,c,r,s] -> [n,k,oh,ow]`. */
+  conv2d(x: DeviceBuffer, w: DeviceBuffer, g: ConvGeometry): DeviceBuffer;
+  /** Gradient w.r.t. the input: `dy [n,k,oh,ow], w [k,c,r,s] -> dx [n,c,h,w]`. */
+  conv2dBackwardInput(dy: DeviceBuffer, w: DeviceBuffer, g: ConvGeometry): DeviceBuffer;
+  /** Gradient w.r.t. the filter: `x [n,c,h,w], dy [n,k,oh,ow] -> dw [k,c,r,s]`. */
+  conv2dBackwardFilter(x: DeviceBuffer, dy: DeviceBuffer, g: ConvGeometry): DeviceBuffer;
+
+  // ---- normalisation ----
+  batchNormTrain(
+    x: DeviceBuffer,
+    gamma: DeviceBuffer,
+    beta: DeviceBuffer,
+    runningMean: DeviceBuffer,
+    runningVar: DeviceBuffer,
+    momentum: number,
+    g: BatchNormGeometry,
+  ): BatchNormTrainResult;
+  /** `gamma * (x - runningMean) / sqrt(runningVar + eps) + beta`. */
+  batchNormInference(
+    x: DeviceBuffer,
+    gamma: DeviceBuffer,
+    beta: DeviceBuffer,
+    runningMean: DeviceBuffer,
+    runningVar: DeviceBuffer,
+    g: BatchNormGeometry,
+  ): DeviceBuffer;
+  /** Gradients of the training-mode forward, from the saved `mean` and `invstd`. */
+  batchNormBackward(
+    x: DeviceBuffer,
+    dy: DeviceBuffer,
+    gamma: DeviceBuffer,
+    mean: DeviceBuffer,
+    invstd: DeviceBuffer,
+    g: BatchNormGeometry,
+  ): BatchNormGrads;
+
+  // ---- pooling ----
+  /** Average pooling, padding counted in the divisor (PyTorch's default `count_include_pad`). */
+  avgPool2d(x: DeviceBuffer, g: PoolGeometry): DeviceBuffer;
+  avgPool2dBackward(dy: DeviceBuffer, g: PoolGeometry): DeviceBuffer;
+  /** Max pooling; padding never wins. */
+  maxPool2d(x: DeviceBuffer, g: PoolGeometry): DeviceBuffer;
+  /** Routes `dy` to the first maximum of each window of `x` (PyTorch's tie rule). */
+  maxPool2dBackward(x: DeviceBuffer, dy: DeviceBuffer, g: PoolGeometry): DeviceBuffer;
+  /**
+   * The gradient of {@linkcode maxPool2dBackward} w.r.t. its `dy`: gathers `ddx` at the first maximum of
+   * each window of `x`, `[n,c,h,w] -> [n,c,oh,ow]` (double backward through max pooling).
+   */
+  maxPool2dGather(x: DeviceBuffer, ddx: DeviceBuffer, g: PoolGeometry): DeviceBuffer;
+
+  // ---- softmax ----
+  /** Row-wise log-softmax of `x` viewed as `[rows, cols]`. */
+  logSoftmax(x: DeviceBuffer, rows: number, cols: number): DeviceBuffer;
+
+  // ---- optimisation ----
+  /**
+   * One SGD step in place: `d = grad + weightDecay * param; momentumBuffer = momentum * momentumBuffer + d;
+   * param -= lr * momentumBuffer`. A zero momentum buffer gives PyTorch's first step (buffer = d).
+   */
+  sgdUpdate(param: DeviceBuffer, grad: DeviceBuffer, momentumBuffer: DeviceBuffer, o: SgdOptions): void;
+}

@@ -1,0 +1,118 @@
+/**
+ * Batch normalisation over `[n, c, hw]` on typed arrays, PyTorch semantics: biased variance to
+ * normalise, unbiased variance in the running estimate, statistics accumulated in double precision.
+ *
+ * @module
+ */
+import type { BatchNormGeometry } from "../backend.ts";
+
+export interface BatchNormTrainArrays {
+  y: Float32Array;
+  mean: Float32Array;
+  invstd: Float32Array;
+  runningMean: Float32Array;
+  runningVar: Float32Array;
+}
+
+export function batchNormTrain(
+  x: Float32Array,
+  gamma: Float32Array,
+  beta: Float32Array,
+  runningMean: Float32Array,
+  runningVar: Float32Array,
+  momentum: number,
+  g: BatchNormGeometry,
+  out: BatchNormTrainArrays,
+): void {
+  const { n, c, hw, eps } = g;
+  const count = n * hw;
+  for (let ch = 0; ch < c; ch++) {
+    let s = 0;
+    for (let b = 0; b < n; b++) {
+      const base = (b * c + ch) * hw;
+      for (let i = 0; i < hw; i++) s += x[base + i];
+    }
+    const mean = s / count;
+    let ss = 0;
+    for (let b = 0; b < n; b++) {
+      const base = (b * c + ch) * hw;
+      for (let i = 0; i < hw; i++) {
+        const d = x[base + i] - mean;
+        ss += d * d;
+      }
+    }
+    const variance = ss / count;
+    const invstd = 1 / Math.sqrt(variance + eps);
+    const scale = gamma[ch] * invstd;
+    const shift = beta[ch] - mean * scale;
+    for (let b = 0; b < n; b++) {
+      const base = (b * c + ch) * hw;
+      for (let i = 0; i < hw; i++) out.y[base + i] = x[base + i] * scale + shift;
+    }
+    out.mean[ch] = mean;
+    out.invstd[ch] = invstd;
+    const unbiased = count > 1 ? ss / (count - 1) : variance;
+    out.runningMean[ch] = (1 - momentum) * runningMean[ch] + momentum * mean;
+    out.runningVar[ch] = (1 - momentum) * runningVar[ch] + momentum * unbiased;
+  }
+}
+
+export function batchNormInference(
+  x: Float32Array,
+  gamma: Float32Array,
+  beta: Float32Array,
+  runningMean: Float32Array,
+  runningVar: Float32Array,
+  g: BatchNormGeometry,
+  y: Float32Array,
+): void {
+  const { n, c, hw, eps } = g;
+  for (let ch = 0; ch < c; ch++) {
+    const scale = gamma[ch] / Math.sqrt(runningVar[ch] + eps);
+    const shift = beta[ch] - runningMean[ch] * scale;
+    for (let b = 0; b < n; b++) {
+      const base = (b * c + ch) * hw;
+      for (let i = 0; i < hw; i++) y[base + i] = x[base + i] * scale + shift;
+    }
+  }
+}
+
+/**
+ * `dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat))`, `dgamma = sum(dy * xhat)`,
+ * `dbeta = sum(dy)`, with means and sums per channel over `n` and `hw`.
+ */
+export function batchNormBackward(
+  x: Float32Array,
+  dy: Float32Array,
+  gamma: Float32Array,
+  mean: Float32Array,
+  invstd: Float32Array,
+  g: BatchNormGeometry,
+  out: { dx: Float32Array; dgamma: Float32Array; dbeta: Float32Array },
+): void {
+  const { n, c, hw } = g;
+  const count = n * hw;
+  for (let ch = 0; ch < c; ch++) {
+    const m = mean[ch], is = invstd[ch];
+    let sumDy = 0, sumDyXhat = 0;
+    for (let b = 0; b < n; b++) {
+      const base = (b * c + ch) * hw;
+      for (let i = 0; i < hw; i++) {
+        const d = dy[base + i];
+        sumDy += d;
+        sumDyXhat += d * (x[base + i] - m) * is;
+      }
+    }
+    out.dbeta[ch] = sumDy;
+    out.dgamma[ch] = sumDyXhat;
+    const k = gamma[ch] * is;
+    const meanDy = sumDy / count, meanDyXhat = sumDyXhat / count;
+    for (let b = 0; b < n; b++) {
+      const base = (b * c + ch) * hw;
+      for (let i = 0; i < hw; i++) {
+        const xhat = (x[base + i] - m) * is;
+        out.dx[base + i] = k * (dy[base + i] - meanDy - xhat * meanDyXhat);
+      }
+    }
+  }
+}

@@ -1,0 +1,11 @@
+/**
+ * The `cudnn` backend (work in progress).
+ *
+ * @module
+ */
+import type { Backend } from "../backend.ts";
+
+/** Not built yet: always says so. */
+export function create(): Promise<Backend> {
+  return Promise.reject(new Error("the cudnn backend is not built yet"));
+}

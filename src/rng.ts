@@ -44,7 +44,11 @@ export class Rng {
   static fromState(state: readonly number[]): Rng {
     const ok = state.length === 4 && state.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32) &&
       state.some((w) => w !== 0);
-    if (!ok) throw new RangeError(`Rng.fromState: expected four unsigned 32-bit words, not all zero; got ${JSON.stringify(state)}`);
+    if (!ok) {
+      throw new RangeError(
+        `Rng.fromState: expected four unsigned 32-bit words, not all zero; got ${JSON.stringify(state)}`,
+      );
+    }
     const r = new Rng(0);
     r.#s = Uint32Array.from(state);
     return r;
@@ -76,7 +80,9 @@ export class Rng {
 
   /** Uniform integer in [0, n). */
   int(n: number): number {
-    if (!Number.isInteger(n) || n <= 0 || n > 2 ** 32) throw new RangeError(`Rng.int: n must be in [1, 2^32], got ${n}`);
+    if (!Number.isInteger(n) || n <= 0 || n > 2 ** 32) {
+      throw new RangeError(`Rng.int: n must be in [1, 2^32], got ${n}`);
+    }
     // Rejection sampling removes the modulo bias.
     const limit = 2 ** 32 - (2 ** 32 % n);
     let x: number;

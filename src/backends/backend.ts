@@ -151,7 +151,15 @@ export interface Backend {
 
   // ---- dense ----
   /** `op(a) · op(b)`: `[m, k] · [k, n] -> [m, n]`; `transA` means `a` is stored `[k, m]`, `transB` that `b` is `[n, k]`. */
-  matmul(a: DeviceBuffer, b: DeviceBuffer, m: number, n: number, k: number, transA: boolean, transB: boolean): DeviceBuffer;
+  matmul(
+    a: DeviceBuffer,
+    b: DeviceBuffer,
+    m: number,
+    n: number,
+    k: number,
+    transA: boolean,
+    transB: boolean,
+  ): DeviceBuffer;
   /** Cross-correlation as PyTorch's `conv2d`: `x [n,c,h,w] * w [k,c,r,s] -> [n,k,oh,ow]`. */
   conv2d(x: DeviceBuffer, w: DeviceBuffer, g: ConvGeometry): DeviceBuffer;
   /** Gradient w.r.t. the input: `dy [n,k,oh,ow], w [k,c,r,s] -> dx [n,c,h,w]`. */

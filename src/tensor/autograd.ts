@@ -38,7 +38,9 @@ export function gradients(
 ): (Tensor | undefined)[] {
   const { seed, createGraph = false, needs } = options;
   if (!seed && output.size !== 1) {
-    throw new RangeError(`gradients: output has shape ${fmtShape(output.shape)}; give a seed or reduce it to one element`);
+    throw new RangeError(
+      `gradients: output has shape ${fmtShape(output.shape)}; give a seed or reduce it to one element`,
+    );
   }
   if (seed && seed.size !== output.size) {
     throw new RangeError(`gradients: seed ${fmtShape(seed.shape)} does not match output ${fmtShape(output.shape)}`);
@@ -73,7 +75,10 @@ export function gradients(
           if (!holders.has(part) && !createGraph && scope.has(part)) part.dispose();
         }
       };
-      accumulate(output, seed ?? wrap(output.backend, output.backend.upload(new Float32Array(output.size).fill(1)), output.shape));
+      accumulate(
+        output,
+        seed ?? wrap(output.backend, output.backend.upload(new Float32Array(output.size).fill(1)), output.shape),
+      );
 
       for (let i = order.length - 1; i >= 0; i--) {
         const t = order[i];
@@ -189,7 +194,9 @@ export function valueAndGrad<P extends Params, Args extends unknown[], A = undef
       const r = withRecording(true, () => f(rebuild(params, leaves), ...args));
       const { value, aux } = r instanceof Tensor ? { value: r, aux: undefined as A } : r;
       if (value.size !== 1) {
-        throw new RangeError(`valueAndGrad: the function must return a one-element tensor, got shape ${fmtShape(value.shape)}`);
+        throw new RangeError(
+          `valueAndGrad: the function must return a one-element tensor, got shape ${fmtShape(value.shape)}`,
+        );
       }
       const grads = gradients(value, leaves, { createGraph }) as Tensor[];
       result = { value, aux, grads: rebuild(params as Params, grads) as GradsOf<P> };

@@ -26,7 +26,9 @@ export function convGeometry(
     throw new RangeError(`conv2d: expects a 4-D input [n, c, h, w] and a 4-D filter [k, c, r, s]; got ${shapes}`);
   }
   if (!Number.isInteger(stride) || stride < 1 || !Number.isInteger(pad) || pad < 0) {
-    throw new RangeError(`conv2d: stride must be a positive integer and pad a non-negative one (stride ${stride}, pad ${pad})`);
+    throw new RangeError(
+      `conv2d: stride must be a positive integer and pad a non-negative one (stride ${stride}, pad ${pad})`,
+    );
   }
   const [n, c, h, w] = xShape;
   const [k, wc, r, s] = wShape;

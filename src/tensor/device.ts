@@ -41,3 +41,8 @@ export async function useBackend(request?: BackendRequest | string): Promise<Bac
 export function getBackend(): Backend {
   return currentBackend();
 }
+
+/** Makes an already started backend (from an earlier `useBackend`) the current one again. */
+export function setBackend(backend: Backend): void {
+  setCurrentBackend(backend);
+}

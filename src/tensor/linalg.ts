@@ -32,14 +32,20 @@ export function matmulT(a: Tensor, b: Tensor, { transA = false, transB = false }
   const [kb, n] = transB ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
   if (ka !== kb) {
     throw new RangeError(
-      `matmul: inner sizes differ: ${fmtShape(a.shape)}${transA ? "ᵀ" : ""} · ${fmtShape(b.shape)}${transB ? "ᵀ" : ""} (${ka} vs ${kb})`,
+      `matmul: inner sizes differ: ${fmtShape(a.shape)}${transA ? "ᵀ" : ""} · ${fmtShape(b.shape)}${
+        transB ? "ᵀ" : ""
+      } (${ka} vs ${kb})`,
     );
   }
   const buf = be.matmul(a.buffer, b.buffer, m, n, ka, transA, transB);
   return output(be, buf, [m, n], "matmul", [a, b], (g, needs) => [
     // d op(a) = g · op(b)ᵀ and d op(b) = op(a)ᵀ · g, each stored back in its operand's layout.
-    needs[0] ? (transA ? matmulT(b, g, { transA: transB, transB: true }) : matmulT(g, b, { transB: !transB })) : undefined,
-    needs[1] ? (transB ? matmulT(g, a, { transA: true, transB: transA }) : matmulT(a, g, { transA: !transA })) : undefined,
+    needs[0]
+      ? (transA ? matmulT(b, g, { transA: transB, transB: true }) : matmulT(g, b, { transB: !transB }))
+      : undefined,
+    needs[1]
+      ? (transB ? matmulT(g, a, { transA: true, transB: transA }) : matmulT(a, g, { transA: !transA }))
+      : undefined,
   ]);
 }
 

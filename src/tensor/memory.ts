@@ -10,7 +10,7 @@ import { Tensor } from "./tensor.ts";
 /** Every tensor inside `value`: itself, or in its arrays and plain objects, however deep. */
 export function tensorsIn(value: unknown, out: Set<Disposable> = new Set()): Set<Disposable> {
   if (value instanceof Tensor) out.add(value);
-  else if (Array.isArray(value)) for (const v of value) tensorsIn(v, out);
+  else if (Array.isArray(value)) { for (const v of value) tensorsIn(v, out); }
   else if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
     for (const v of Object.values(value)) tensorsIn(v, out);
   }
@@ -31,7 +31,9 @@ export function tidy<T>(fn: () => T): T {
   let result: T | undefined;
   try {
     result = fn();
-    if (result instanceof Promise) throw new TypeError("tidy: fn returned a Promise; tidy needs a synchronous function");
+    if (result instanceof Promise) {
+      throw new TypeError("tidy: fn returned a Promise; tidy needs a synchronous function");
+    }
     return result;
   } finally {
     closeScope(scope, tensorsIn(result));

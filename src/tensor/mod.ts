@@ -39,4 +39,4 @@ export { sgdUpdate } from "./optim.ts";
 export { grad, gradients, noGrad, valueAndGrad } from "./autograd.ts";
 export type { GradientsOptions, GradOptions, GradsOf, LossResult, Params, ValueAndGrad } from "./autograd.ts";
 export { tidy } from "./memory.ts";
-export { BACKEND_ENV, getBackend, useBackend } from "./device.ts";
+export { BACKEND_ENV, getBackend, setBackend, useBackend } from "./device.ts";

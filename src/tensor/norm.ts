@@ -47,7 +47,9 @@ function geometry(x: Tensor, p: BatchNormParams, eps: number): BatchNormGeometry
   const [n, c] = x.shape;
   for (const [name, t] of Object.entries(p)) {
     if (t.rank !== 1 || t.shape[0] !== c) {
-      throw new RangeError(`batchNorm: ${name} has shape ${fmtShape(t.shape)} but the input ${fmtShape(x.shape)} has ${c} channels`);
+      throw new RangeError(
+        `batchNorm: ${name} has shape ${fmtShape(t.shape)} but the input ${fmtShape(x.shape)} has ${c} channels`,
+      );
     }
   }
   return { n, c, hw: x.size / (n * c) || 1, eps };
@@ -80,22 +82,33 @@ export function batchNorm(x: Tensor, p: BatchNormParams, options: BatchNormOptio
   const g = geometry(x, p, eps);
   const { weight: gamma, bias: beta, runningMean: rm, runningVar: rv } = p;
   if (!training) {
-    const y = output(be, be.batchNormInference(x.buffer, gamma.buffer, beta.buffer, rm.buffer, rv.buffer, g), x.shape, "batchNorm", [x, gamma, beta], (dy, needs) => {
-      const d = dy.reshape([g.n, g.c, g.hw]);
-      const invstd = rsqrt(affine(rv, 1, eps));
-      return [
-        needs[0] ? mul(d, perChannel(mul(gamma, invstd))).reshape(x.shape) : undefined,
-        needs[1] ? sum(mul(d, mul(sub(x.reshape([g.n, g.c, g.hw]), perChannel(rm)), perChannel(invstd))), [0, 2]) : undefined,
-        needs[2] ? sum(d, [0, 2]) : undefined,
-      ];
-    });
+    const y = output(
+      be,
+      be.batchNormInference(x.buffer, gamma.buffer, beta.buffer, rm.buffer, rv.buffer, g),
+      x.shape,
+      "batchNorm",
+      [x, gamma, beta],
+      (dy, needs) => {
+        const d = dy.reshape([g.n, g.c, g.hw]);
+        const invstd = rsqrt(affine(rv, 1, eps));
+        return [
+          needs[0] ? mul(d, perChannel(mul(gamma, invstd))).reshape(x.shape) : undefined,
+          needs[1]
+            ? sum(mul(d, mul(sub(x.reshape([g.n, g.c, g.hw]), perChannel(rm)), perChannel(invstd))), [0, 2])
+            : undefined,
+          needs[2] ? sum(d, [0, 2]) : undefined,
+        ];
+      },
+    );
     return { y, runningMean: rm, runningVar: rv };
   }
   const r = be.batchNormTrain(x.buffer, gamma.buffer, beta.buffer, rm.buffer, rv.buffer, momentum, g);
   const mean = wrap(be, r.mean, [g.c]);
   const invstd = wrap(be, r.invstd, [g.c]);
   const y = output(be, r.y, x.shape, "batchNorm", [x, gamma, beta], (dy, needs) => {
-    if (isRecording()) return gradients(composite(x, gamma, beta, g), [x, gamma, beta], { seed: dy, createGraph: true, needs });
+    if (isRecording()) {
+      return gradients(composite(x, gamma, beta, g), [x, gamma, beta], { seed: dy, createGraph: true, needs });
+    }
     const d = be.batchNormBackward(x.buffer, dy.buffer, gamma.buffer, mean.buffer, invstd.buffer, g);
     return [
       wrap(be, d.dx, x.shape),

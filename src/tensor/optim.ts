@@ -20,7 +20,9 @@ export function sgdUpdate(param: Tensor, grad: Tensor, momentumBuffer: Tensor, o
   const be = backendOf("sgdUpdate", param, grad, momentumBuffer);
   if (grad.size !== param.size || momentumBuffer.size !== param.size) {
     throw new RangeError(
-      `sgdUpdate: param ${fmtShape(param.shape)}, grad ${fmtShape(grad.shape)} and momentum buffer ${fmtShape(momentumBuffer.shape)} must have one size`,
+      `sgdUpdate: param ${fmtShape(param.shape)}, grad ${fmtShape(grad.shape)} and momentum buffer ${
+        fmtShape(momentumBuffer.shape)
+      } must have one size`,
     );
   }
   be.sgdUpdate(param.buffer, grad.buffer, momentumBuffer.buffer, options);

@@ -18,7 +18,11 @@ export interface Pool2dOptions {
 }
 
 /** The geometry of a pooling of `x`, checked. */
-export function poolGeometry(op: string, shape: readonly number[], { kernel, stride = kernel, pad = 0 }: Pool2dOptions): PoolGeometry {
+export function poolGeometry(
+  op: string,
+  shape: readonly number[],
+  { kernel, stride = kernel, pad = 0 }: Pool2dOptions,
+): PoolGeometry {
   if (shape.length !== 4) throw new RangeError(`${op}: expects a 4-D input [n, c, h, w], got ${fmtShape(shape)}`);
   if (!Number.isInteger(kernel) || kernel < 1 || !Number.isInteger(stride) || stride < 1) {
     throw new RangeError(`${op}: kernel and stride must be positive integers (kernel ${kernel}, stride ${stride})`);
@@ -29,7 +33,9 @@ export function poolGeometry(op: string, shape: readonly number[], { kernel, str
   const [n, c, h, w] = shape;
   const oh = Math.floor((h + 2 * pad - kernel) / stride) + 1;
   const ow = Math.floor((w + 2 * pad - kernel) / stride) + 1;
-  if (oh < 1 || ow < 1) throw new RangeError(`${op}: a ${kernel}×${kernel} window does not fit input ${fmtShape(shape)} with pad ${pad}`);
+  if (oh < 1 || ow < 1) {
+    throw new RangeError(`${op}: a ${kernel}×${kernel} window does not fit input ${fmtShape(shape)} with pad ${pad}`);
+  }
   return { n, c, h, w, kernel, stride, pad, oh, ow };
 }
 
@@ -52,7 +58,14 @@ function avgForward(x: Tensor, g: PoolGeometry): Tensor {
 
 function avgBackward(dy: Tensor, g: PoolGeometry): Tensor {
   const be = backendOf("avgPool2dBackward", dy);
-  return output(be, be.avgPool2dBackward(dy.buffer, g), [g.n, g.c, g.h, g.w], "avgPool2dBackward", [dy], (gx) => [avgForward(gx, g)]);
+  return output(
+    be,
+    be.avgPool2dBackward(dy.buffer, g),
+    [g.n, g.c, g.h, g.w],
+    "avgPool2dBackward",
+    [dy],
+    (gx) => [avgForward(gx, g)],
+  );
 }
 
 /**
@@ -66,7 +79,14 @@ function avgBackward(dy: Tensor, g: PoolGeometry): Tensor {
 export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
   const g = poolGeometry("maxPool2d", x.shape, options);
   const be = backendOf("maxPool2d", x);
-  return output(be, be.maxPool2d(x.buffer, g), [g.n, g.c, g.oh, g.ow], "maxPool2d", [x], (dy) => [maxBackward(x, dy, g)]);
+  return output(
+    be,
+    be.maxPool2d(x.buffer, g),
+    [g.n, g.c, g.oh, g.ow],
+    "maxPool2d",
+    [x],
+    (dy) => [maxBackward(x, dy, g)],
+  );
 }
 
 function maxBackward(x: Tensor, dy: Tensor, g: PoolGeometry): Tensor {
@@ -79,7 +99,14 @@ function maxBackward(x: Tensor, dy: Tensor, g: PoolGeometry): Tensor {
 
 function maxGather(x: Tensor, ddx: Tensor, g: PoolGeometry): Tensor {
   const be = backendOf("maxPool2dGather", x, ddx);
-  return output(be, be.maxPool2dGather(x.buffer, ddx.buffer, g), [g.n, g.c, g.oh, g.ow], "maxPool2dGather", [ddx], (gy) => [
-    maxBackward(x, gy, g),
-  ]);
+  return output(
+    be,
+    be.maxPool2dGather(x.buffer, ddx.buffer, g),
+    [g.n, g.c, g.oh, g.ow],
+    "maxPool2dGather",
+    [ddx],
+    (gy) => [
+      maxBackward(x, gy, g),
+    ],
+  );
 }

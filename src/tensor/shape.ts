@@ -36,7 +36,11 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 export function permute(x: Tensor, axes: readonly number[]): Tensor {
   const be = backendOf("permute", x);
   const ok = axes.length === x.rank && [...axes].sort((a, b) => a - b).every((a, i) => a === i);
-  if (!ok) throw new RangeError(`permute: axes [${axes.join(", ")}] are not a permutation of the axes of ${fmtShape(x.shape)}`);
+  if (!ok) {
+    throw new RangeError(
+      `permute: axes [${axes.join(", ")}] are not a permutation of the axes of ${fmtShape(x.shape)}`,
+    );
+  }
   const strides = contiguousStrides(x.shape);
   const shape = axes.map((a) => x.shape[a]);
   const inverse = axes.map((_, i) => axes.indexOf(i));

@@ -61,7 +61,11 @@ export class Tensor implements Disposable {
   #leaf = false;
 
   /** @internal Use {@linkcode tensor} or an op; this wraps a buffer the caller hands over. */
-  constructor(storageOrBackend: Backend | Storage, bufferOrShape: DeviceBuffer | readonly number[], shape?: readonly number[]) {
+  constructor(
+    storageOrBackend: Backend | Storage,
+    bufferOrShape: DeviceBuffer | readonly number[],
+    shape?: readonly number[],
+  ) {
     if (storageOrBackend instanceof Storage) {
       this.#storage = storageOrBackend;
       this.shape = Object.freeze([...(bufferOrShape as readonly number[])]);

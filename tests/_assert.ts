@@ -1,0 +1,44 @@
+/**
+ * Small assertions the tests share, on top of `node:assert/strict`.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+
+/** Asserts `|actual − expected| ≤ tolerance`. */
+export function assertClose(actual: number, expected: number, tolerance: number, what = "value"): void {
+  assert.ok(
+    Math.abs(actual - expected) <= tolerance,
+    `${what}: ${actual} differs from ${expected} by more than ${tolerance}`,
+  );
+}
+
+/** Asserts that `fn` throws an error whose message contains every one of `parts`; returns the message. */
+export function assertThrowsWith(fn: () => unknown, ...parts: string[]): string {
+  try {
+    fn();
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    for (const p of parts) {
+      assert.ok(message.includes(p), `error message ${JSON.stringify(message)} lacks ${JSON.stringify(p)}`);
+    }
+    return message;
+  }
+  throw new assert.AssertionError({ message: `expected an error mentioning ${parts.join(", ")}` });
+}
+
+/** Like {@linkcode assertThrowsWith} for a promise. */
+export async function assertRejectsWith(fn: () => Promise<unknown>, ...parts: string[]): Promise<string> {
+  try {
+    await fn();
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    for (const p of parts) {
+      assert.ok(message.includes(p), `error message ${JSON.stringify(message)} lacks ${JSON.stringify(p)}`);
+    }
+    return message;
+  }
+  throw new assert.AssertionError({ message: `expected a rejection mentioning ${parts.join(", ")}` });
+}
+
+export { assert };

@@ -1,0 +1,85 @@
+// Wide ResNets: the reference's names, shapes and initialisation, seeded; forward shapes in both modes.
+import { wrn } from "../src/nn/wrn.ts";
+import { countScalars } from "../src/nn/params.ts";
+import { stepLr } from "../src/nn/schedule.ts";
+import { noGrad } from "../src/tensor/autograd.ts";
+import { tensor } from "../src/tensor/tensor.ts";
+import { useBackend } from "../src/tensor/device.ts";
+import { assert, assertClose, assertThrowsWith } from "./_assert.ts";
+
+await useBackend(Deno.env.get("AT_BACKEND") ?? "cpu");
+
+Deno.test("wrn: reference names and parameter counts", () => {
+  const net = wrn({ depth: 16, width: 2, numClasses: 10 });
+  assert.equal(net.name, "WRN-16-2");
+  for (
+    const name of [
+      "conv0",
+      "group0.block0.conv0",
+      "group0.block0.convdim",
+      "group1.block0.convdim",
+      "group2.block1.bn1.weight",
+      "bn.bias",
+      "fc.weight",
+      "fc.bias",
+    ]
+  ) {
+    assert.ok(name in net.paramShapes, `missing ${name}`);
+  }
+  assert.deepEqual(net.paramShapes["group1.block0.convdim"], [64, 32, 1, 1]);
+  assert.deepEqual(net.statShapes["bn.running_var"], [128]);
+  assert.ok(!("group1.block1.convdim" in net.paramShapes));
+  // WRN-16-1 has no convdim in group0 (16 → 16 channels).
+  assert.ok(!("group0.block0.convdim" in wrn({ depth: 16, width: 1, numClasses: 10 }).paramShapes));
+  const { params } = wrn({ depth: 40, width: 4, numClasses: 10 }).init(0);
+  // The paper's Table 1 lists WRN-40-4 at 8.9M parameters.
+  assertClose(countScalars(params) / 1e6, 8.9, 0.05, "WRN-40-4 parameters (millions)");
+});
+
+Deno.test("wrn: initialisation is seeded and follows the reference", async () => {
+  const net = wrn({ depth: 16, width: 4, numClasses: 100 });
+  const a = net.init(3), b = net.init(3), c = net.init(4);
+  const w = await a.params["group2.block0.conv1"].data();
+  assert.deepEqual(w, await b.params["group2.block0.conv1"].data());
+  assert.notDeepEqual(w, await c.params["group2.block0.conv1"].data());
+  // Kaiming normal: std sqrt(2 / fan_in), fan_in = 256 · 3 · 3 here; 589,824 draws, so within 1%.
+  const std = Math.sqrt(w.reduce((s, v) => s + v * v, 0) / w.length);
+  assertClose(std, Math.sqrt(2 / (256 * 9)), 0.01 * Math.sqrt(2 / (256 * 9)), "conv std");
+  const gamma = await a.params["bn.weight"].data();
+  assert.ok(gamma.every((v) => v >= 0 && v < 1), "bn weight outside [0, 1)");
+  assert.ok((await a.params["bn.bias"].data()).every((v) => v === 0));
+  assert.ok((await a.params["fc.bias"].data()).every((v) => v === 0));
+  assert.ok((await a.stats["bn.running_mean"].data()).every((v) => v === 0));
+  assert.ok((await a.stats["bn.running_var"].data()).every((v) => v === 1));
+});
+
+Deno.test("wrn: forward returns logits, three group outputs and running statistics", async () => {
+  const net = wrn({ depth: 10, width: 1, numClasses: 7 });
+  const { params, stats } = net.init(0);
+  const x = tensor(Float32Array.from({ length: 2 * 3 * 32 * 32 }, (_, i) => Math.sin(i)), [2, 3, 32, 32]);
+  const train = noGrad(() => net.apply(params, stats, x, { train: true }));
+  assert.deepEqual(train.logits.shape, [2, 7]);
+  assert.deepEqual(train.groups.map((g) => g.shape), [[2, 16, 32, 32], [2, 32, 16, 16], [2, 64, 8, 8]]);
+  assert.deepEqual(Object.keys(train.stats).sort(), Object.keys(stats).sort());
+  assert.notDeepEqual(await train.stats["bn.running_mean"].data(), await stats["bn.running_mean"].data());
+  const evaluation = noGrad(() => net.apply(params, stats, x, { train: false }));
+  assert.equal(evaluation.stats["bn.running_mean"], stats["bn.running_mean"]);
+  assertThrowsWith(
+    () => net.apply(params, stats, tensor(new Float32Array(32 * 32), [1, 1, 32, 32]), { train: false }),
+    "[1, 1, 32, 32]",
+  );
+});
+
+Deno.test("wrn: bad sizes say what would be right", () => {
+  assertThrowsWith(() => wrn({ depth: 15, width: 1, numClasses: 10 }), "6n+4", "15");
+  assertThrowsWith(() => wrn({ depth: 16, width: 0, numClasses: 10 }), "width");
+  assertThrowsWith(() => wrn({ depth: 16, width: 1, numClasses: 0 }), "numClasses");
+});
+
+Deno.test("stepLr: ×0.2 at the start of epochs 60, 120 and 160", () => {
+  assertClose(stepLr(0.1, 0), 0.1, 1e-12);
+  assertClose(stepLr(0.1, 59), 0.1, 1e-12);
+  assertClose(stepLr(0.1, 60), 0.02, 1e-12);
+  assertClose(stepLr(0.1, 160), 0.1 * 0.2 ** 3, 1e-12);
+  assertClose(stepLr(1, 5, { epochStep: [2, 4], decayRatio: 0.5 }), 0.25, 1e-12);
+});

@@ -87,7 +87,15 @@ export class CpuBackend implements Backend {
     return out;
   }
 
-  matmul(a: DeviceBuffer, b: DeviceBuffer, m: number, n: number, k: number, transA: boolean, transB: boolean): DeviceBuffer {
+  matmul(
+    a: DeviceBuffer,
+    b: DeviceBuffer,
+    m: number,
+    n: number,
+    k: number,
+    transA: boolean,
+    transB: boolean,
+  ): DeviceBuffer {
     const out = alloc(m * n);
     gemm(m, n, k, transA, transB, { a: arr(a), aOffset: 0, b: arr(b), bOffset: 0, c: out.data, cOffset: 0 }, false);
     return out;

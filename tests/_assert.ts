@@ -42,3 +42,13 @@ export async function assertRejectsWith(fn: () => Promise<unknown>, ...parts: st
 }
 
 export { assert };
+
+/** Asserts two byte arrays are identical, naming the first differing offset (fast on large arrays). */
+export function assertBytesEqual(actual: Uint8Array, expected: Uint8Array, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: ${actual.length} bytes, expected ${expected.length}`);
+  for (let i = 0; i < actual.length; i++) {
+    if (actual[i] !== expected[i]) {
+      throw new assert.AssertionError({ message: `${what}: first difference at byte ${i}` });
+    }
+  }
+}

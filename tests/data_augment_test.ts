@@ -10,7 +10,7 @@ import {
 } from "../src/data/augment.ts";
 import { IMAGE_BYTES } from "../src/data/dataset.ts";
 import { channelStats, CIFAR_NORMALIZATION } from "../src/data/normalization.ts";
-import { assertSameArray, pixelOf } from "./data_helpers.ts";
+import { assertSameArray, pixelOf } from "./_data.ts";
 
 function image(seed: number): Uint8Array {
   return Uint8Array.from({ length: IMAGE_BYTES }, (_, k) => pixelOf(seed, k));

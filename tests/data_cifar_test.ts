@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { CIFAR_LAYOUTS, cifarPaths, readCifar } from "../src/data/cifar.ts";
 import { IMAGE_BYTES } from "../src/data/dataset.ts";
 import { DataFileError } from "../src/data/errors.ts";
-import { cifarRecords, labelOf, pixelOf, withTempDir, writeTinyCifar } from "./data_helpers.ts";
+import { cifarRecords, labelOf, pixelOf, withTempDir, writeTinyCifar } from "./_data.ts";
 
 async function rejectsWith(promise: Promise<unknown>, problem: string, ...parts: string[]): Promise<DataFileError> {
   const error = await promise.then(() => null, (e) => e);

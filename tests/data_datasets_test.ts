@@ -3,7 +3,7 @@ import { CIFAR_AUGMENT } from "../src/data/augment.ts";
 import { createLoaders, loadDataset } from "../src/data/datasets.ts";
 import { DataFileError } from "../src/data/errors.ts";
 import { CIFAR_NORMALIZATION } from "../src/data/normalization.ts";
-import { withTempDir, writeTinyCifar } from "./data_helpers.ts";
+import { withTempDir, writeTinyCifar } from "./_data.ts";
 
 Deno.test("loadDataset CIFAR100: both splits, reference normalisation and augmentation", async () => {
   await withTempDir(async (root) => {

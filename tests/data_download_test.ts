@@ -5,7 +5,7 @@ import { readCifar } from "../src/data/cifar.ts";
 import { loadDataset } from "../src/data/datasets.ts";
 import { CIFAR_ARCHIVES, cifarUrl, DEFAULT_CIFAR_URL, downloadCifar } from "../src/data/download.ts";
 import { DataFileError } from "../src/data/errors.ts";
-import { labelOf, tarGz, tinyCifarFiles, withTempDir } from "./data_helpers.ts";
+import { labelOf, tarGz, tinyCifarFiles, withTempDir } from "./_data.ts";
 
 /** Serves `files` (URL path → bytes) on 127.0.0.1 while `fn` runs; counts the requests. */
 async function withServer(

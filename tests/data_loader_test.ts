@@ -3,7 +3,7 @@ import { type Batch, CIFAR_AUGMENT } from "../src/data/augment.ts";
 import { IMAGE_BYTES, type ImageDataset } from "../src/data/dataset.ts";
 import { DataLoader, type DataLoaderOptions } from "../src/data/loader.ts";
 import { CIFAR_NORMALIZATION } from "../src/data/normalization.ts";
-import { assertSameArray, labelOf, pixelOf } from "./data_helpers.ts";
+import { assertSameArray, labelOf, pixelOf } from "./_data.ts";
 
 function dataset(n: number, shared = false): ImageDataset {
   const images = shared ? new Uint8Array(new SharedArrayBuffer(n * IMAGE_BYTES)) : new Uint8Array(n * IMAGE_BYTES);

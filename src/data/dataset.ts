@@ -71,3 +71,19 @@ export function checkDataset(dataset: ImageDataset, name: string): void {
     }
   }
 }
+
+/**
+ * The first `n` images of a data set (all of them when `n` is 0 or at least its size), copied into shared memory.
+ *
+ * @example
+ * ```ts
+ * const small = firstImages(train, 2000); // quick experiments on a fixed subset
+ * ```
+ */
+export function firstImages(dataset: ImageDataset, n: number): ImageDataset {
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`firstImages: n must be a non-negative integer, got ${n}`);
+  if (n === 0 || n >= dataset.labels.length) return dataset;
+  const images = sharedBytes(n * IMAGE_BYTES);
+  images.set(dataset.images.subarray(0, n * IMAGE_BYTES));
+  return { images, labels: dataset.labels.slice(0, n), numClasses: dataset.numClasses };
+}

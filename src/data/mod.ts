@@ -8,7 +8,7 @@ export { augmentImage, CIFAR_AUGMENT, drawAugmentation, makeBatch, reflectIndex,
 export type { AugmentDraw, AugmentOptions, Batch, MakeBatchOptions } from "./augment.ts";
 export { CIFAR_LAYOUTS, cifarPaths, readCifar } from "./cifar.ts";
 export type { CifarFile, CifarLayout, CifarName, ReadCifarOptions } from "./cifar.ts";
-export { checkDataset, IMAGE_BYTES, IMAGE_CHANNELS, IMAGE_SIZE, sharedBytes } from "./dataset.ts";
+export { checkDataset, firstImages, IMAGE_BYTES, IMAGE_CHANNELS, IMAGE_SIZE, sharedBytes } from "./dataset.ts";
 export type { ImageDataset } from "./dataset.ts";
 export { createLoaders, DATASET_NAMES, loadDataset } from "./datasets.ts";
 export type { CreateLoadersOptions, DatasetName, DatasetSplits, LoadDatasetOptions } from "./datasets.ts";

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Run on the development machine (which reaches npm) before tools/gpu_check.sh on a GPU machine (which
+# reaches nothing). Fills .deno-bin/ (gitignored; name it in the device tool's carry list):
+#   .deno-bin/deno.xz          this machine's deno, xz-compressed (about 30 MB instead of about 95):
+#                              xz -T2 -9 -c "$(readlink -f "$(which deno)")" > .deno-bin/deno.xz
+#   .deno-bin/deno_dir.tar.xz  a DENO_DIR with the npm packages the GPU check's tests import (under 1 MB),
+#                              resolved with tools/gpu_deno.json, which maps only those
+#
+#   bash tools/gpu_prepare.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .deno-bin
+deno_bin=$(readlink -f "$(command -v deno)")
+if [ ! -f .deno-bin/deno.xz ] || [ "$deno_bin" -nt .deno-bin/deno.xz ]; then
+  xz -T2 -9 -c "$deno_bin" >.deno-bin/deno.xz.tmp
+  mv .deno-bin/deno.xz.tmp .deno-bin/deno.xz
+fi
+# Only the packages these files import (tools/gpu_deno.json maps them), not the project's whole npm set. Packed
+# as an archive: a DENO_DIR folder in the tree would be read by `deno fmt`, `deno lint` and `deno check`.
+deno_dir=$(mktemp -d)
+trap 'rm -rf "$deno_dir"' EXIT
+DENO_DIR="$deno_dir" deno cache --no-lock --config tools/gpu_deno.json tests/cudnn_*_test.ts \
+  tests/_cudnn_probe_child.ts tests/parity_test.ts bench/at_step_gpu.ts
+tar -C "$deno_dir" -cJf .deno-bin/deno_dir.tar.xz npm
+rm -rf .deno-bin/deno_dir
+du -sh .deno-bin/deno.xz .deno-bin/deno_dir.tar.xz
+echo "ready: run 'bash tools/gpu_check.sh' on the GPU machine with .deno-bin carried along"

@@ -76,7 +76,7 @@ Deno.test("wrn: bad sizes say what would be right", () => {
   assertThrowsWith(() => wrn({ depth: 16, width: 1, numClasses: 0 }), "numClasses");
 });
 
-Deno.test("stepLr: ×0.2 at the start of epochs 60, 120 and 160", () => {
+Deno.test("stepLr: ×0.2 from epochs (counted from 1) 60, 120 and 160", () => {
   assertClose(stepLr(0.1, 0), 0.1, 1e-12);
   assertClose(stepLr(0.1, 59), 0.1, 1e-12);
   assertClose(stepLr(0.1, 60), 0.02, 1e-12);

@@ -6,19 +6,21 @@
 
 /** Options of {@linkcode stepLr}. */
 export interface StepLrOptions {
-  /** Epochs (0-based, counted as epochs completed) at whose start the rate is multiplied; default [60, 120, 160]. */
+  /** Epoch numbers (counted from 1) that start with a lower rate; default [60, 120, 160]. */
   readonly epochStep?: readonly number[];
   /** The multiplier; default 0.2. */
   readonly decayRatio?: number;
 }
 
 /**
- * The learning rate for epoch `epoch` (0-based) of a step schedule: `lr · decayRatio^k`, where `k` counts
- * the steps at or before `epoch` — the reference's `lr_decay_ratio` at `epoch_step`.
+ * The learning rate of epoch number `epoch` (counted from 1) of a step schedule: `lr · decayRatio^k`, where
+ * `k` counts the steps at or before `epoch`. This is the reference's rule: at the start of each epoch it
+ * multiplies the rate when the epoch's number is in `epoch_step`, so with [60, 120, 160] epochs 1–59 run at
+ * `lr`, 60–119 at `0.2·lr`, and so on.
  *
  * @example
  * ```ts
- * stepLr(0.1, 60); // 0.02: from the 61st epoch on
+ * stepLr(0.1, 60); // 0.02
  * ```
  */
 export function stepLr(

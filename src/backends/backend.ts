@@ -125,7 +125,10 @@ export interface Backend {
   zeros(size: number): DeviceBuffer;
   /** A new buffer holding a copy of `data`. */
   upload(data: Float32Array): DeviceBuffer;
-  /** A copy of the buffer's contents; waits for every kernel queued before it. */
+  /**
+   * A copy of the buffer's contents after every kernel queued before the call. The contents are captured at
+   * the call: the buffer may be freed or overwritten right after, without affecting the result.
+   */
   download(buffer: DeviceBuffer): Promise<Float32Array>;
   /** Gives the memory back (to a pool or the device). The buffer must not be used again. */
   free(buffer: DeviceBuffer): void;

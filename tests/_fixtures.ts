@@ -99,10 +99,12 @@ export async function expectClose(
   }
 }
 
-/** A table of the measured errors, largest first. */
+/** The largest measured errors for each tolerance (single ops, whole network), worst first. */
 export function errorReport(): string {
-  return [...measured].sort((a, b) => b.error / b.tolerance - a.error / a.tolerance)
-    .slice(0, 12)
-    .map((m) => `  ${m.error.toExponential(2)} (tol ${m.tolerance.toExponential(0)})  ${m.name}`)
-    .join("\n");
+  const tolerances = [...new Set(measured.map((m) => m.tolerance))].sort((a, b) => a - b);
+  return tolerances.map((tol) => {
+    const worst = measured.filter((m) => m.tolerance === tol).sort((a, b) => b.error - a.error);
+    const lines = worst.slice(0, 4).map((m) => `    ${m.error.toExponential(2)}  ${m.name}`);
+    return `  tolerance ${tol.toExponential(0)} (${worst.length} quantities), largest:\n${lines.join("\n")}`;
+  }).join("\n");
 }

@@ -169,5 +169,5 @@ Deno.test(`[${backend}] a whole WRN attention-transfer step (forward, losses, gr
   for (const n of Object.keys(sNet.paramShapes)) {
     await expectClose(`after SGD ${n}`, student.params[n], f.get(`student.sgd1.${n}`), NET);
   }
-  console.log(`[${backend}] largest errors relative to tolerance:\n${errorReport()}`);
+  console.log(`[${backend}] measured relative errors against PyTorch:\n${errorReport()}`);
 });

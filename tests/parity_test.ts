@@ -171,3 +171,20 @@ Deno.test(`[${backend}] a whole WRN attention-transfer step (forward, losses, gr
   }
   console.log(`[${backend}] measured relative errors against PyTorch:\n${errorReport()}`);
 });
+
+Deno.test({
+  name: `[${backend}] the parity suite passes unchanged on a fixture set with other sizes (tests/fixtures/variant)`,
+  // Runs only from the default fixture set, so the child does not recurse.
+  ignore: Deno.env.get("AT_FIXTURES") !== undefined,
+  async fn() {
+    const variant = new URL("./fixtures/variant/", import.meta.url).pathname;
+    const p = await new Deno.Command(Deno.execPath(), {
+      args: ["test", "-A", "--no-check", new URL(import.meta.url).pathname],
+      env: { AT_FIXTURES: variant, AT_BACKEND: backend },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const out = new TextDecoder().decode(p.stdout) + new TextDecoder().decode(p.stderr);
+    if (p.code !== 0) throw new Error(`parity on ${variant} failed:\n${out}`);
+  },
+});

@@ -1,11 +1,14 @@
 /**
  * Batch normalisation over `[n, c, hw]` on typed arrays, PyTorch semantics: biased variance to
  * normalise, unbiased variance in the running estimate, statistics accumulated in double precision.
+ * Each kernel computes the channels `[lo, hi)` (all by default); channels are independent, so cutting them
+ * between threads changes nothing.
  *
  * @module
  */
 import type { BatchNormGeometry } from "../backend.ts";
 
+/** Outputs of {@linkcode batchNormTrain}. */
 export interface BatchNormTrainArrays {
   y: Float32Array;
   mean: Float32Array;
@@ -14,6 +17,7 @@ export interface BatchNormTrainArrays {
   runningVar: Float32Array;
 }
 
+/** Training-mode forward: batch statistics, normalised output, updated running statistics. */
 export function batchNormTrain(
   x: Float32Array,
   gamma: Float32Array,
@@ -23,10 +27,12 @@ export function batchNormTrain(
   momentum: number,
   g: BatchNormGeometry,
   out: BatchNormTrainArrays,
+  lo = 0,
+  hi: number = g.c,
 ): void {
   const { n, c, hw, eps } = g;
   const count = n * hw;
-  for (let ch = 0; ch < c; ch++) {
+  for (let ch = lo; ch < hi; ch++) {
     let s = 0;
     for (let b = 0; b < n; b++) {
       const base = (b * c + ch) * hw;
@@ -57,6 +63,7 @@ export function batchNormTrain(
   }
 }
 
+/** Evaluation-mode forward: `gamma * (x - runningMean) / sqrt(runningVar + eps) + beta`. */
 export function batchNormInference(
   x: Float32Array,
   gamma: Float32Array,
@@ -65,9 +72,11 @@ export function batchNormInference(
   runningVar: Float32Array,
   g: BatchNormGeometry,
   y: Float32Array,
+  lo = 0,
+  hi: number = g.c,
 ): void {
   const { n, c, hw, eps } = g;
-  for (let ch = 0; ch < c; ch++) {
+  for (let ch = lo; ch < hi; ch++) {
     const scale = gamma[ch] / Math.sqrt(runningVar[ch] + eps);
     const shift = beta[ch] - runningMean[ch] * scale;
     for (let b = 0; b < n; b++) {
@@ -89,10 +98,12 @@ export function batchNormBackward(
   invstd: Float32Array,
   g: BatchNormGeometry,
   out: { dx: Float32Array; dgamma: Float32Array; dbeta: Float32Array },
+  lo = 0,
+  hi: number = g.c,
 ): void {
   const { n, c, hw } = g;
   const count = n * hw;
-  for (let ch = 0; ch < c; ch++) {
+  for (let ch = lo; ch < hi; ch++) {
     const m = mean[ch], is = invstd[ch];
     let sumDy = 0, sumDyXhat = 0;
     for (let b = 0; b < n; b++) {

@@ -2,6 +2,14 @@
  * The `cpu` backend: plain TypeScript on typed arrays. The reference meaning of every kernel of the
  * contract, and the device that always starts.
  *
+ * Buffers live in shared memory, and kernels big enough to pay for it are shared between the main thread
+ * and a pool of worker threads (`_threads.ts`). Every kernel cuts its work into units whose results do not
+ * depend on which thread computes them (`_partition.ts`), and every sum runs in one fixed order, so results
+ * are bit-identical run after run, whatever the timing, and for any number of threads, one included.
+ *
+ * Convolutions are direct (`conv.ts`); 3×3 stride-1 ones with 16 or more input channels use Winograd's
+ * F(2×2, 3×3) in double precision (`winograd.ts`), which agrees with the direct sums to float32 rounding.
+ *
  * @module
  */
 import type {
@@ -16,52 +24,99 @@ import type {
   SgdOptions,
   UnaryOp,
 } from "../backend.ts";
-import * as bn from "./batchnorm.ts";
-import * as conv from "./conv.ts";
-import * as ew from "./elementwise.ts";
-import { gemm } from "./gemm.ts";
-import * as pool from "./pool.ts";
-import { logSoftmax } from "./softmax.ts";
-import { sgdUpdate } from "./sgd.ts";
+import { CpuBuffer } from "./_memory.ts";
+import { batchNormArgs, BINARY_OPS, convArgs, poolArgs, shapeArgs, UNARY_OPS } from "./_tasks.ts";
+import { defaultThreads, runTask, workerStatus } from "./_threads.ts";
+import { filterGradientGroups } from "./winograd.ts";
 
-/** A buffer of the cpu backend: a `Float32Array` it owns. */
-export class CpuBuffer implements DeviceBuffer {
-  constructor(readonly data: Float32Array) {}
-  get size(): number {
-    return this.data.length;
-  }
-}
+export { CpuBuffer };
 
-function arr(b: DeviceBuffer): Float32Array {
+/** Work per thread (multiply-adds, or elements touched) below which a kernel is not worth splitting further. */
+const GRAIN = { conv: 1 << 20, matmul: 1 << 20, elements: 1 << 16 } as const;
+
+function buf(b: DeviceBuffer): CpuBuffer {
   if (!(b instanceof CpuBuffer)) throw new TypeError("cpu backend: got a buffer that belongs to another backend");
-  return b.data;
+  return b;
 }
 
-function alloc(size: number): CpuBuffer {
-  return new CpuBuffer(new Float32Array(size));
+function product(shape: readonly number[]): number {
+  return shape.reduce((p, d) => p * d, 1);
 }
 
-/** The `cpu` backend. */
+/** Options of the cpu backend. */
+export interface CpuOptions {
+  /**
+   * Threads a kernel may use, the main thread included; 1 runs everything on the main thread. Default:
+   * the `AT_CPU_THREADS` environment variable where set and readable, else `navigator.hardwareConcurrency`.
+   * Results do not depend on it.
+   */
+  readonly threads?: number;
+  /**
+   * Work per thread (multiply-adds for convolutions and matmul, elements otherwise) below which a kernel
+   * is not split further. Default: tuned per kernel (about a millisecond of work); 1 splits every kernel
+   * as far as `threads` allows, which tests use to exercise the cuts on small shapes.
+   */
+  readonly grain?: number;
+}
+
+/**
+ * The `cpu` backend.
+ *
+ * @example
+ * ```ts
+ * const cpu = new CpuBackend({ threads: 1 });
+ * const y = cpu.unary("max", cpu.upload(new Float32Array([-1, 2])), 0, 0);
+ * console.log(await cpu.download(y)); // Float32Array [0, 2]
+ * ```
+ */
 export class CpuBackend implements Backend {
   readonly name = "cpu";
-  readonly description = `TypeScript on the CPU (${navigator.hardwareConcurrency} logical cores)`;
+  readonly description: string;
+  /** Threads a kernel may use, the main thread included. */
+  readonly threads: number;
+  readonly #grain: { readonly conv: number; readonly matmul: number; readonly elements: number };
+
+  constructor(options: CpuOptions = {}) {
+    const threads = options.threads ?? defaultThreads();
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new RangeError(`cpu backend: threads must be a positive integer, got ${threads}`);
+    }
+    this.threads = threads;
+    const grain = options.grain;
+    if (grain !== undefined && !(grain >= 1)) {
+      throw new RangeError(`cpu backend: grain must be at least 1, got ${grain}`);
+    }
+    this.#grain = grain === undefined ? GRAIN : { conv: grain, matmul: grain, elements: grain };
+    const cores = `${navigator.hardwareConcurrency} logical cores`;
+    const why = threads > 1 ? workerStatus().unavailable : undefined;
+    this.description = why
+      ? `TypeScript on the CPU, 1 thread of ${cores} (worker threads unavailable: ${why})`
+      : `TypeScript on the CPU, ${threads} thread${threads > 1 ? "s" : ""} of ${cores}`;
+  }
+
+  /** Threads worth using for `work`: one per `grain` of work, at most `threads`. */
+  #threadsFor(work: number, grain: number): number {
+    return Math.max(1, Math.min(this.threads, Math.floor(work / grain)));
+  }
 
   zeros(size: number): DeviceBuffer {
-    return alloc(size);
+    return CpuBuffer.zeros(size);
   }
   upload(data: Float32Array): DeviceBuffer {
-    return new CpuBuffer(new Float32Array(data));
+    const b = new CpuBuffer(data.length);
+    b.data.set(data);
+    return b;
   }
   download(buffer: DeviceBuffer): Promise<Float32Array> {
-    return Promise.resolve(new Float32Array(arr(buffer)));
+    return Promise.resolve(buf(buffer).data.slice());
   }
-  free(_buffer: DeviceBuffer): void {
-    // The garbage collector reclaims typed arrays.
+  free(buffer: DeviceBuffer): void {
+    buf(buffer).release();
   }
 
   unary(op: UnaryOp, x: DeviceBuffer, a: number, b: number): DeviceBuffer {
-    const out = alloc(x.size);
-    ew.unary(op, arr(x), a, b, out.data);
+    const out = new CpuBuffer(x.size);
+    runTask("unary", [buf(x), out], [UNARY_OPS.indexOf(op), a, b], this.#threadsFor(x.size, this.#grain.elements));
     return out;
   }
   binary(
@@ -72,18 +127,24 @@ export class CpuBackend implements Backend {
     bStrides: readonly number[],
     outShape: readonly number[],
   ): DeviceBuffer {
-    const out = alloc(outShape.reduce((p, d) => p * d, 1));
-    ew.binary(op, arr(a), aStrides, arr(b), bStrides, outShape, out.data);
+    const out = new CpuBuffer(product(outShape));
+    const args = [BINARY_OPS.indexOf(op), ...shapeArgs(outShape, aStrides, bStrides)];
+    runTask("binary", [buf(a), buf(b), out], args, this.#threadsFor(out.size, this.#grain.elements));
     return out;
   }
   strided(x: DeviceBuffer, outShape: readonly number[], strides: readonly number[], offset: number): DeviceBuffer {
-    const out = alloc(outShape.reduce((p, d) => p * d, 1));
-    ew.strided(arr(x), outShape, strides, offset, out.data);
+    const out = new CpuBuffer(product(outShape));
+    runTask(
+      "strided",
+      [buf(x), out],
+      [offset, ...shapeArgs(outShape, strides)],
+      this.#threadsFor(out.size, this.#grain.elements),
+    );
     return out;
   }
   sum(x: DeviceBuffer, outer: number, reduced: number, inner: number): DeviceBuffer {
-    const out = alloc(outer * inner);
-    ew.sum(arr(x), outer, reduced, inner, out.data);
+    const out = new CpuBuffer(outer * inner);
+    runTask("sum", [buf(x), out], [outer, reduced, inner], this.#threadsFor(x.size, this.#grain.elements));
     return out;
   }
 
@@ -96,23 +157,42 @@ export class CpuBackend implements Backend {
     transA: boolean,
     transB: boolean,
   ): DeviceBuffer {
-    const out = alloc(m * n);
-    gemm(m, n, k, transA, transB, { a: arr(a), aOffset: 0, b: arr(b), bOffset: 0, c: out.data, cOffset: 0 }, false);
+    const out = new CpuBuffer(m * n);
+    const args = [m, n, k, transA ? 1 : 0, transB ? 1 : 0];
+    runTask("matmul", [buf(a), buf(b), out], args, this.#threadsFor(m * n * k, this.#grain.matmul));
     return out;
   }
   conv2d(x: DeviceBuffer, w: DeviceBuffer, g: ConvGeometry): DeviceBuffer {
-    const out = alloc(g.n * g.k * g.oh * g.ow);
-    conv.conv2d(arr(x), arr(w), g, out.data);
+    const out = new CpuBuffer(g.n * g.k * g.oh * g.ow);
+    runTask("conv2d", [buf(x), buf(w), out], convArgs(g), this.#threadsFor(convWork(g), this.#grain.conv));
     return out;
   }
   conv2dBackwardInput(dy: DeviceBuffer, w: DeviceBuffer, g: ConvGeometry): DeviceBuffer {
-    const out = alloc(g.n * g.c * g.h * g.w);
-    conv.conv2dBackwardInput(arr(dy), arr(w), g, out.data);
+    const out = new CpuBuffer(g.n * g.c * g.h * g.w);
+    runTask(
+      "conv2dBackwardInput",
+      [buf(dy), buf(w), out],
+      convArgs(g),
+      this.#threadsFor(convWork(g), this.#grain.conv),
+    );
     return out;
   }
   conv2dBackwardFilter(x: DeviceBuffer, dy: DeviceBuffer, g: ConvGeometry): DeviceBuffer {
-    const out = alloc(g.k * g.c * g.r * g.s);
-    conv.conv2dBackwardFilter(arr(x), arr(dy), g, out.data);
+    const out = new CpuBuffer(g.k * g.c * g.r * g.s);
+    const threads = this.#threadsFor(convWork(g), this.#grain.conv), cut = filterGradientGroups(g);
+    if (!cut) {
+      runTask("conv2dBackwardFilter", [buf(x), buf(dy), out], convArgs(g), threads);
+      return out;
+    }
+    // Two steps: a partial sum per image group, then the partials in group order (see `winograd.ts`).
+    const partials = new CpuBuffer(2 * cut.groups * cut.partialSize);
+    try {
+      runTask("winogradFilterPartials", [buf(x), buf(dy), partials], convArgs(g), threads);
+      const finish = this.#threadsFor(g.k * g.c * 16 * cut.groups, this.#grain.elements);
+      runTask("winogradFilterFinish", [partials, out], convArgs(g), finish);
+    } finally {
+      partials.release();
+    }
     return out;
   }
 
@@ -126,19 +206,19 @@ export class CpuBackend implements Backend {
     g: BatchNormGeometry,
   ): BatchNormTrainResult {
     const out = {
-      y: alloc(x.size),
-      mean: alloc(g.c),
-      invstd: alloc(g.c),
-      runningMean: alloc(g.c),
-      runningVar: alloc(g.c),
+      y: new CpuBuffer(x.size),
+      mean: new CpuBuffer(g.c),
+      invstd: new CpuBuffer(g.c),
+      runningMean: new CpuBuffer(g.c),
+      runningVar: new CpuBuffer(g.c),
     };
-    bn.batchNormTrain(arr(x), arr(gamma), arr(beta), arr(runningMean), arr(runningVar), momentum, g, {
-      y: out.y.data,
-      mean: out.mean.data,
-      invstd: out.invstd.data,
-      runningMean: out.runningMean.data,
-      runningVar: out.runningVar.data,
-    });
+    const buffers = [buf(x), buf(gamma), buf(beta), buf(runningMean), buf(runningVar)];
+    runTask(
+      "batchNormTrain",
+      [...buffers, out.y, out.mean, out.invstd, out.runningMean, out.runningVar],
+      [...batchNormArgs(g), momentum],
+      this.#threadsFor(x.size, this.#grain.elements),
+    );
     return out;
   }
   batchNormInference(
@@ -149,8 +229,13 @@ export class CpuBackend implements Backend {
     runningVar: DeviceBuffer,
     g: BatchNormGeometry,
   ): DeviceBuffer {
-    const out = alloc(x.size);
-    bn.batchNormInference(arr(x), arr(gamma), arr(beta), arr(runningMean), arr(runningVar), g, out.data);
+    const out = new CpuBuffer(x.size);
+    runTask(
+      "batchNormInference",
+      [buf(x), buf(gamma), buf(beta), buf(runningMean), buf(runningVar), out],
+      batchNormArgs(g),
+      this.#threadsFor(x.size, this.#grain.elements),
+    );
     return out;
   }
   batchNormBackward(
@@ -161,50 +246,68 @@ export class CpuBackend implements Backend {
     invstd: DeviceBuffer,
     g: BatchNormGeometry,
   ): BatchNormGrads {
-    const out = { dx: alloc(x.size), dgamma: alloc(g.c), dbeta: alloc(g.c) };
-    bn.batchNormBackward(arr(x), arr(dy), arr(gamma), arr(mean), arr(invstd), g, {
-      dx: out.dx.data,
-      dgamma: out.dgamma.data,
-      dbeta: out.dbeta.data,
-    });
+    const out = { dx: new CpuBuffer(x.size), dgamma: new CpuBuffer(g.c), dbeta: new CpuBuffer(g.c) };
+    runTask(
+      "batchNormBackward",
+      [buf(x), buf(dy), buf(gamma), buf(mean), buf(invstd), out.dx, out.dgamma, out.dbeta],
+      batchNormArgs(g),
+      this.#threadsFor(x.size, this.#grain.elements),
+    );
     return out;
   }
 
   avgPool2d(x: DeviceBuffer, g: PoolGeometry): DeviceBuffer {
-    const out = alloc(g.n * g.c * g.oh * g.ow);
-    pool.avgPool2d(arr(x), g, out.data);
-    return out;
+    return this.#pool("avgPool2d", [buf(x)], g, g.n * g.c * g.oh * g.ow);
   }
   avgPool2dBackward(dy: DeviceBuffer, g: PoolGeometry): DeviceBuffer {
-    const out = alloc(g.n * g.c * g.h * g.w);
-    pool.avgPool2dBackward(arr(dy), g, out.data);
-    return out;
+    return this.#pool("avgPool2dBackward", [buf(dy)], g, g.n * g.c * g.h * g.w);
   }
   maxPool2d(x: DeviceBuffer, g: PoolGeometry): DeviceBuffer {
-    const out = alloc(g.n * g.c * g.oh * g.ow);
-    pool.maxPool2d(arr(x), g, out.data);
-    return out;
+    return this.#pool("maxPool2d", [buf(x)], g, g.n * g.c * g.oh * g.ow);
   }
   maxPool2dBackward(x: DeviceBuffer, dy: DeviceBuffer, g: PoolGeometry): DeviceBuffer {
-    const out = alloc(x.size);
-    pool.maxPool2dBackward(arr(x), arr(dy), g, out.data);
-    return out;
+    return this.#pool("maxPool2dBackward", [buf(x), buf(dy)], g, g.n * g.c * g.h * g.w);
   }
   maxPool2dGather(x: DeviceBuffer, ddx: DeviceBuffer, g: PoolGeometry): DeviceBuffer {
-    const out = alloc(g.n * g.c * g.oh * g.ow);
-    pool.maxPool2dGather(arr(x), arr(ddx), g, out.data);
+    return this.#pool("maxPool2dGather", [buf(x), buf(ddx)], g, g.n * g.c * g.oh * g.ow);
+  }
+  #pool(
+    task: "avgPool2d" | "avgPool2dBackward" | "maxPool2d" | "maxPool2dBackward" | "maxPool2dGather",
+    inputs: CpuBuffer[],
+    g: PoolGeometry,
+    outSize: number,
+  ): DeviceBuffer {
+    const out = new CpuBuffer(outSize);
+    const work = g.n * g.c * g.oh * g.ow * g.kernel * g.kernel;
+    runTask(task, [...inputs, out], poolArgs(g), this.#threadsFor(work, this.#grain.elements));
     return out;
   }
 
   logSoftmax(x: DeviceBuffer, rows: number, cols: number): DeviceBuffer {
-    const out = alloc(rows * cols);
-    logSoftmax(arr(x), rows, cols, out.data);
+    const out = new CpuBuffer(rows * cols);
+    runTask(
+      "logSoftmax",
+      [buf(x), out],
+      [rows, cols],
+      this.#threadsFor(rows * cols, this.#grain.elements),
+    );
     return out;
   }
 
   sgdUpdate(param: DeviceBuffer, grad: DeviceBuffer, momentumBuffer: DeviceBuffer, o: SgdOptions): void {
-    sgdUpdate(arr(param), arr(grad), arr(momentumBuffer), o);
+    const args = [o.lr, o.momentum, o.weightDecay];
+    runTask(
+      "sgdUpdate",
+      [buf(param), buf(grad), buf(momentumBuffer)],
+      args,
+      this.#threadsFor(param.size, this.#grain.elements),
+    );
   }
+}
+
+/** Multiply-adds of a convolution (the same for its two gradients). */
+function convWork(g: ConvGeometry): number {
+  return g.n * g.k * g.oh * g.ow * g.c * g.r * g.s;
 }
 
 /** Starts the cpu backend; it always can. */

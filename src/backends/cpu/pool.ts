@@ -1,14 +1,23 @@
 /**
- * Average and max pooling with their gradients on typed arrays.
+ * Average and max pooling with their gradients on typed arrays. Each kernel computes the planes (image ×
+ * channel) `[lo, hi)`, all by default; planes are independent, so cutting them between threads changes
+ * nothing.
  *
  * @module
  */
 import type { PoolGeometry } from "../backend.ts";
 
-/** Calls `body(plane, oy, ox, y0, x0)` for each output position; `(y0, x0)` is the window's top-left corner. */
-function forEachWindow(g: PoolGeometry, body: (plane: number, out: number, y0: number, x0: number) => void): void {
-  const planes = g.n * g.c;
-  for (let p = 0; p < planes; p++) {
+/**
+ * Calls `body(plane, out, y0, x0)` for each output position of planes `[lo, hi)`; `(y0, x0)` is the window's
+ * top-left corner.
+ */
+function forEachWindow(
+  g: PoolGeometry,
+  lo: number,
+  hi: number,
+  body: (plane: number, out: number, y0: number, x0: number) => void,
+): void {
+  for (let p = lo; p < hi; p++) {
     for (let oy = 0; oy < g.oh; oy++) {
       for (let ox = 0; ox < g.ow; ox++) {
         body(p, (p * g.oh + oy) * g.ow + ox, oy * g.stride - g.pad, ox * g.stride - g.pad);
@@ -17,10 +26,11 @@ function forEachWindow(g: PoolGeometry, body: (plane: number, out: number, y0: n
   }
 }
 
-export function avgPool2d(x: Float32Array, g: PoolGeometry, y: Float32Array): void {
+/** Average pooling, padding counted in the divisor, for planes `[lo, hi)`. */
+export function avgPool2d(x: Float32Array, g: PoolGeometry, y: Float32Array, lo = 0, hi: number = g.n * g.c): void {
   const { h, w, kernel } = g;
   const area = kernel * kernel;
-  forEachWindow(g, (p, o, y0, x0) => {
+  forEachWindow(g, lo, hi, (p, o, y0, x0) => {
     let s = 0;
     for (let iy = Math.max(y0, 0); iy < Math.min(y0 + kernel, h); iy++) {
       for (let ix = Math.max(x0, 0); ix < Math.min(x0 + kernel, w); ix++) s += x[(p * h + iy) * w + ix];
@@ -29,11 +39,18 @@ export function avgPool2d(x: Float32Array, g: PoolGeometry, y: Float32Array): vo
   });
 }
 
-export function avgPool2dBackward(dy: Float32Array, g: PoolGeometry, dx: Float32Array): void {
+/** Gradient of {@linkcode avgPool2d}: each `dy` spread evenly over its window, for planes `[lo, hi)`. */
+export function avgPool2dBackward(
+  dy: Float32Array,
+  g: PoolGeometry,
+  dx: Float32Array,
+  lo = 0,
+  hi: number = g.n * g.c,
+): void {
   const { h, w, kernel } = g;
   const area = kernel * kernel;
-  dx.fill(0);
-  forEachWindow(g, (p, o, y0, x0) => {
+  dx.fill(0, lo * h * w, hi * h * w);
+  forEachWindow(g, lo, hi, (p, o, y0, x0) => {
     const d = dy[o] / area;
     for (let iy = Math.max(y0, 0); iy < Math.min(y0 + kernel, h); iy++) {
       for (let ix = Math.max(x0, 0); ix < Math.min(x0 + kernel, w); ix++) dx[(p * h + iy) * w + ix] += d;
@@ -59,23 +76,40 @@ function argmax(x: Float32Array, g: PoolGeometry, p: number, y0: number, x0: num
   return at;
 }
 
-export function maxPool2d(x: Float32Array, g: PoolGeometry, y: Float32Array): void {
-  forEachWindow(g, (p, o, y0, x0) => {
+/** Max pooling (the first maximum of each window; NaN wins), for planes `[lo, hi)`. */
+export function maxPool2d(x: Float32Array, g: PoolGeometry, y: Float32Array, lo = 0, hi: number = g.n * g.c): void {
+  forEachWindow(g, lo, hi, (p, o, y0, x0) => {
     const i = argmax(x, g, p, y0, x0);
     y[o] = i < 0 ? -Infinity : x[i];
   });
 }
 
-export function maxPool2dBackward(x: Float32Array, dy: Float32Array, g: PoolGeometry, dx: Float32Array): void {
-  dx.fill(0);
-  forEachWindow(g, (p, o, y0, x0) => {
+/** Gradient of {@linkcode maxPool2d}: each `dy` routed to its window's first maximum, for planes `[lo, hi)`. */
+export function maxPool2dBackward(
+  x: Float32Array,
+  dy: Float32Array,
+  g: PoolGeometry,
+  dx: Float32Array,
+  lo = 0,
+  hi: number = g.n * g.c,
+): void {
+  dx.fill(0, lo * g.h * g.w, hi * g.h * g.w);
+  forEachWindow(g, lo, hi, (p, o, y0, x0) => {
     const i = argmax(x, g, p, y0, x0);
     if (i >= 0) dx[i] += dy[o];
   });
 }
 
-export function maxPool2dGather(x: Float32Array, ddx: Float32Array, g: PoolGeometry, out: Float32Array): void {
-  forEachWindow(g, (p, o, y0, x0) => {
+/** `ddx` gathered at each window's first maximum (double backward of max pooling), for planes `[lo, hi)`. */
+export function maxPool2dGather(
+  x: Float32Array,
+  ddx: Float32Array,
+  g: PoolGeometry,
+  out: Float32Array,
+  lo = 0,
+  hi: number = g.n * g.c,
+): void {
+  forEachWindow(g, lo, hi, (p, o, y0, x0) => {
     const i = argmax(x, g, p, y0, x0);
     out[o] = i < 0 ? 0 : ddx[i];
   });

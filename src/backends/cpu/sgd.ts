@@ -5,9 +5,17 @@
  */
 import type { SgdOptions } from "../backend.ts";
 
-export function sgdUpdate(param: Float32Array, grad: Float32Array, momentumBuffer: Float32Array, o: SgdOptions): void {
+/** One SGD step in place over the elements `[lo, hi)` (all by default). */
+export function sgdUpdate(
+  param: Float32Array,
+  grad: Float32Array,
+  momentumBuffer: Float32Array,
+  o: SgdOptions,
+  lo = 0,
+  hi: number = param.length,
+): void {
   const { lr, momentum, weightDecay } = o;
-  for (let i = 0; i < param.length; i++) {
+  for (let i = lo; i < hi; i++) {
     // Rounded to float32 at each stage, as PyTorch's float32 kernels do.
     const d = Math.fround(grad[i] + weightDecay * param[i]);
     const m = Math.fround(momentum * momentumBuffer[i] + d);

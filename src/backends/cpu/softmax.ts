@@ -4,8 +4,16 @@
  * @module
  */
 
-export function logSoftmax(x: Float32Array, rows: number, cols: number, out: Float32Array): void {
-  for (let r = 0; r < rows; r++) {
+/** `out = log_softmax(x)` row by row for rows `[lo, hi)` (all by default) of `x [rows, cols]`. */
+export function logSoftmax(
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  out: Float32Array,
+  lo = 0,
+  hi: number = rows,
+): void {
+  for (let r = lo; r < hi; r++) {
     const base = r * cols;
     let max = -Infinity;
     for (let j = 0; j < cols; j++) if (x[base + j] > max) max = x[base + j];

@@ -48,3 +48,11 @@ Deno.test("loadMnist: the split is a fixed function of splitSeed, and the normal
   assert.ok(Math.abs(mnist.normalization.std[0] - 0.2758) < 1e-3, `std ${mnist.normalization.std[0]}`);
   await assert.rejects(() => loadMnist({ testSize: 10_000 }), /testSize must be an integer in \[1, 9999\]/);
 });
+
+Deno.test("loadMnist: both splits are in shuffled order, so a prefix (--train_images) holds every class", async () => {
+  const { train, test } = await loadMnist();
+  for (const [name, set] of [["train", train], ["test", test]] as const) {
+    const firstHundred = new Set(set.labels.slice(0, 100));
+    if (firstHundred.size < 9) throw new Error(`${name}: the first 100 images hold only classes ${[...firstHundred]}`);
+  }
+});

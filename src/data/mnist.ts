@@ -38,7 +38,8 @@ export interface MnistSplits {
  * every side to 32 × 32 and its one gray channel copied into all three channels (so 3-channel CIFAR networks run
  * unchanged); pixels go back to bytes exactly (`round(v · 255)`: the package stores `byte / 255` to three decimals).
  * The split is a fixed permutation: `new Rng(splitSeed).permutation(10000)`, whose first `testSize` entries are the
- * test images and the rest the training images, each split kept in the package's order (digit 0 first). The
+ * test images and the rest the training images, each split in the permutation's order (so classes are mixed and any
+ * prefix is a random sample, like the CIFAR files). The
  * normalisation is the per-channel mean and std of the padded 32 × 32 training images (0.1005 and 0.2758
  * with the default split: below the usual 28 × 28 figures, 0.1307 and 0.3081, because of the zero border).
  *
@@ -56,20 +57,23 @@ export async function loadMnist(options: LoadMnistOptions = {}): Promise<MnistSp
     throw new RangeError(`loadMnist: testSize must be an integer in [1, ${total - 1}], got ${testSize}`);
   }
   const perm = new Rng(options.splitSeed ?? 0).permutation(total);
-  const isTest = new Uint8Array(total);
-  for (let k = 0; k < testSize; k++) isTest[perm[k]] = 1;
-
+  // Where global image i (package order: all 0s, then all 1s, …) comes from.
+  const digitOf = new Uint8Array(total);
+  const sampleOf = new Int32Array(total);
+  for (let digit = 0, index = 0; digit < 10; digit++) {
+    for (let s = 0; s < mnist[digit].length; s++, index++) {
+      digitOf[index] = digit;
+      sampleOf[index] = s;
+    }
+  }
   const train = emptySet(total - testSize);
   const test = emptySet(testSize);
-  const cursor = { train: 0, test: 0 };
-  let index = 0;
-  for (let digit = 0; digit < 10; digit++) {
-    const { raw, length } = mnist[digit];
-    for (let s = 0; s < length; s++, index++) {
-      const [set, at] = isTest[index] ? [test, cursor.test++] : [train, cursor.train++];
-      set.labels[at] = digit;
-      writeDigit(raw, s * DIGIT_SIZE * DIGIT_SIZE, set.images, at * IMAGE_BYTES);
-    }
+  // Both splits keep the permutation's order, so any prefix of either (--train_images) is a random sample.
+  for (let k = 0; k < total; k++) {
+    const i = perm[k];
+    const [set, at] = k < testSize ? [test, k] : [train, k - testSize];
+    set.labels[at] = digitOf[i];
+    writeDigit(mnist[digitOf[i]].raw, sampleOf[i] * DIGIT_SIZE * DIGIT_SIZE, set.images, at * IMAGE_BYTES);
   }
   return { train, test, normalization: channelStats(train) };
 }

@@ -306,3 +306,36 @@ Deno.test("cifar.ts --download fetches the archive, checks its MD5, and refuses 
     }
   });
 });
+
+Deno.test({
+  name: "cifar.ts --backend webgpu trains a short run",
+  ignore: BACKEND === "webgpu" || !(await navigator.gpu?.requestAdapter()),
+  async fn() {
+    await withTemp(async (dir) => {
+      const out = await ok(
+        dir,
+        "--dataset",
+        "CIFAR10",
+        "--batch_size",
+        "16",
+        "--depth",
+        "10",
+        "--width",
+        "0.25",
+        "--epochs",
+        "1",
+        "--backend",
+        "webgpu",
+        "--save",
+        "logs/gpu",
+      );
+      assert.ok(out.includes("backend webgpu"), out);
+      const [line] = await readJsonStats(`${dir}/logs/gpu/log.txt`);
+      assert.equal(line.device, "webgpu");
+      assert.ok(
+        Number.isFinite(line.train_loss as number) && Number.isFinite(line.test_acc as number),
+        JSON.stringify(line),
+      );
+    });
+  },
+});

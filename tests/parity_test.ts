@@ -188,3 +188,28 @@ Deno.test({
     if (p.code !== 0) throw new Error(`parity on ${variant} failed:\n${out}`);
   },
 });
+
+/** The other backends this machine can start, for the default run to check them too. */
+async function otherBackends(): Promise<string[]> {
+  const names: string[] = [];
+  if (await navigator.gpu?.requestAdapter()) names.push("webgpu");
+  const cudnn = await import("../src/backends/cudnn_ffi/mod.ts");
+  if ((await cudnn.availability()).available) names.push("cudnn");
+  return names.filter((n) => n !== backend);
+}
+
+const others = Deno.env.get("AT_BACKEND") || Deno.env.get("AT_FIXTURES") ? [] : await otherBackends();
+for (const other of others) {
+  Deno.test(`[${other}] the whole parity suite passes on the ${other} backend (AT_BACKEND=${other})`, async () => {
+    const p = await new Deno.Command(Deno.execPath(), {
+      args: ["test", "-A", "--no-check", new URL(import.meta.url).pathname],
+      env: { AT_BACKEND: other },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const out = new TextDecoder().decode(p.stdout) + new TextDecoder().decode(p.stderr);
+    if (p.code !== 0) throw new Error(`parity with AT_BACKEND=${other} failed:\n${out}`);
+    const report = out.slice(out.indexOf("measured relative errors"));
+    console.log(`[${other}] ${report.slice(0, report.indexOf("-----")).trim()}`);
+  });
+}

@@ -12,6 +12,7 @@ import { exitWithError } from "./_errors.ts";
 const TEACHER = { depth: "16", width: "1" };
 const STUDENT = { depth: "10", width: "0.5" };
 const TRAIN_IMAGES = "2000";
+const TEST_IMAGES = "1000";
 
 try {
   const { values } = parseArgs({
@@ -32,16 +33,8 @@ try {
     `logs/demo-${new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15)}`;
   const epochs = values.epochs ?? "3";
   const common = [
-    "--dataset",
-    "MNIST",
-    "--epochs",
-    epochs,
-    "--epoch_step",
-    `[${epochs}]`,
-    "--batch_size",
-    "64",
-    "--train_images",
-    TRAIN_IMAGES,
+    ...["--dataset", "MNIST", "--epochs", epochs, "--epoch_step", `[${epochs}]`, "--batch_size", "32"],
+    ...["--train_images", TRAIN_IMAGES, "--test_images", TEST_IMAGES],
   ];
   if (values.backend) common.push("--backend", values.backend);
   const runs: { label: string; args: string[] }[] = [
@@ -63,7 +56,7 @@ try {
     reports.push([run.label, await runCifar(parseCifarArgs([...common, ...run.args, "--save", save]))]);
   }
   console.log(
-    `\nMNIST (${TRAIN_IMAGES} training images, 2000 test images), ${epochs} epochs, backend ${
+    `\nMNIST (${TRAIN_IMAGES} training images, ${TEST_IMAGES} test images), ${epochs} epochs, backend ${
       reports[0][1].backend
     }:\n`,
   );

@@ -200,7 +200,11 @@ export async function runCifar(args: ParsedArgs, env: RunEnvironment = {}): Prom
   // Any whole number of records is read (cut-down files for experiments); a count other than the official
   // one is reported, and a file cut inside a record is an error.
   const loaded = await loadDataset(o.dataset, { dataroot: o.dataroot, download: o.download, checkCount: false });
-  const data = { ...loaded, train: firstImages(loaded.train, o.train_images) };
+  const data = {
+    ...loaded,
+    train: firstImages(loaded.train, o.train_images),
+    test: firstImages(loaded.test, o.test_images),
+  };
   if (data.name !== "MNIST") {
     const layout = CIFAR_LAYOUTS[data.name];
     for (

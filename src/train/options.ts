@@ -36,6 +36,7 @@ export interface CifarOptions {
   seed: number;
   download: boolean;
   train_images: number;
+  test_images: number;
 }
 
 type Kind = "int" | "float" | "string" | "bool";
@@ -67,6 +68,7 @@ export const FLAGS: Readonly<Record<keyof CifarOptions, { kind: Kind; default: u
   seed: { kind: "int", default: 0, help: "seed of initialisation, shuffling and augmentation" },
   download: { kind: "bool", default: false, help: "fetch the CIFAR archive into --dataroot if it is missing" },
   train_images: { kind: "int", default: 0, help: "train on the first N training images only (0: all)" },
+  test_images: { kind: "int", default: 0, help: "test on the first N test images only (0: all)" },
 };
 
 /** The defaults of every option. */
@@ -182,6 +184,7 @@ export function validateOptions(o: CifarOptions): string[] {
   if (!(o.weight_decay >= 0)) bad("weight_decay", `must be non-negative, got ${o.weight_decay}`);
   if (!(o.lr_decay_ratio > 0)) bad("lr_decay_ratio", `must be positive, got ${o.lr_decay_ratio}`);
   if (!(o.train_images >= 0)) bad("train_images", `must be 0 (all) or a positive count, got ${o.train_images}`);
+  if (!(o.test_images >= 0)) bad("test_images", `must be 0 (all) or a positive count, got ${o.test_images}`);
   if (!(o.randomcrop_pad >= 0)) bad("randomcrop_pad", `must be non-negative, got ${o.randomcrop_pad}`);
   if (!(o.temperature > 0)) bad("temperature", `must be positive, got ${o.temperature}`);
   if (!(o.alpha >= 0 && o.alpha <= 1)) bad("alpha", `must be in [0, 1], got ${o.alpha}`);

@@ -172,20 +172,26 @@ Deno.test(`[${backend}] a whole WRN attention-transfer step (forward, losses, gr
   console.log(`[${backend}] measured relative errors against PyTorch:\n${errorReport()}`);
 });
 
+/** Runs this file again in a child `deno test` with `env`; returns its output, or throws it on failure. */
+async function runSelf(env: Record<string, string>, what: string): Promise<string> {
+  const p = await new Deno.Command(Deno.execPath(), {
+    args: ["test", "-A", "--no-check", new URL(import.meta.url).pathname],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const out = new TextDecoder().decode(p.stdout) + new TextDecoder().decode(p.stderr);
+  if (p.code !== 0) throw new Error(`parity ${what} failed:\n${out}`);
+  return out;
+}
+
 Deno.test({
   name: `[${backend}] the parity suite passes unchanged on a fixture set with other sizes (tests/fixtures/variant)`,
   // Runs only from the default fixture set, so the child does not recurse.
   ignore: Deno.env.get("AT_FIXTURES") !== undefined,
   async fn() {
     const variant = new URL("./fixtures/variant/", import.meta.url).pathname;
-    const p = await new Deno.Command(Deno.execPath(), {
-      args: ["test", "-A", "--no-check", new URL(import.meta.url).pathname],
-      env: { AT_FIXTURES: variant, AT_BACKEND: backend },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const out = new TextDecoder().decode(p.stdout) + new TextDecoder().decode(p.stderr);
-    if (p.code !== 0) throw new Error(`parity on ${variant} failed:\n${out}`);
+    await runSelf({ AT_FIXTURES: variant, AT_BACKEND: backend }, `on ${variant}`);
   },
 });
 
@@ -201,14 +207,7 @@ async function otherBackends(): Promise<string[]> {
 const others = Deno.env.get("AT_BACKEND") || Deno.env.get("AT_FIXTURES") ? [] : await otherBackends();
 for (const other of others) {
   Deno.test(`[${other}] the whole parity suite passes on the ${other} backend (AT_BACKEND=${other})`, async () => {
-    const p = await new Deno.Command(Deno.execPath(), {
-      args: ["test", "-A", "--no-check", new URL(import.meta.url).pathname],
-      env: { AT_BACKEND: other },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const out = new TextDecoder().decode(p.stdout) + new TextDecoder().decode(p.stderr);
-    if (p.code !== 0) throw new Error(`parity with AT_BACKEND=${other} failed:\n${out}`);
+    const out = await runSelf({ AT_BACKEND: other }, `with AT_BACKEND=${other}`);
     const report = out.slice(out.indexOf("measured relative errors"));
     console.log(`[${other}] ${report.slice(0, report.indexOf("-----")).trim()}`);
   });

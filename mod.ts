@@ -36,4 +36,15 @@ export { Rng } from "./src/rng.ts";
 export type { RngState } from "./src/rng.ts";
 export { BACKEND_NAMES } from "./src/backends/registry.ts";
 export type { BackendChoice, BackendName, BackendRequest } from "./src/backends/registry.ts";
-export type { Backend, DeviceBuffer, SgdOptions } from "./src/backends/backend.ts";
+export type {
+  Backend,
+  BatchNormGeometry,
+  BatchNormGrads,
+  BatchNormTrainResult,
+  BinaryOp,
+  ConvGeometry,
+  DeviceBuffer,
+  PoolGeometry,
+  SgdOptions,
+  UnaryOp,
+} from "./src/backends/backend.ts";

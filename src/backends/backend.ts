@@ -41,44 +41,61 @@ export type BinaryOp = "add" | "sub" | "mul" | "div";
 
 /** The geometry of a 2-D convolution without bias or dilation, groups 1. */
 export interface ConvGeometry {
-  /** batch */
+  /** Batch size. */
   readonly n: number;
-  /** input channels */
+  /** Input channels. */
   readonly c: number;
-  /** input height and width */
+  /** Input height. */
   readonly h: number;
+  /** Input width. */
   readonly w: number;
-  /** output channels */
+  /** Output channels. */
   readonly k: number;
-  /** filter height and width */
+  /** Filter height. */
   readonly r: number;
+  /** Filter width. */
   readonly s: number;
+  /** Step between windows, both axes. */
   readonly stride: number;
+  /** Zeros added on every side. */
   readonly pad: number;
-  /** output height and width: `floor((h + 2 pad - r) / stride) + 1` */
+  /** Output height: `floor((h + 2 pad - r) / stride) + 1`. */
   readonly oh: number;
+  /** Output width: `floor((w + 2 pad - s) / stride) + 1`. */
   readonly ow: number;
 }
 
 /** The geometry of 2-D pooling over an NCHW tensor (count_include_pad semantics for average). */
 export interface PoolGeometry {
+  /** Batch size. */
   readonly n: number;
+  /** Channels. */
   readonly c: number;
+  /** Input height. */
   readonly h: number;
+  /** Input width. */
   readonly w: number;
+  /** Window side. */
   readonly kernel: number;
+  /** Step between windows. */
   readonly stride: number;
+  /** Padding on every side (never the maximum; counted in the average's divisor). */
   readonly pad: number;
+  /** Output height. */
   readonly oh: number;
+  /** Output width. */
   readonly ow: number;
 }
 
 /** Batch norm over an NCHW tensor viewed as `[n, c, hw]`: statistics per channel over `n` and `hw`. */
 export interface BatchNormGeometry {
+  /** Batch size. */
   readonly n: number;
+  /** Channels. */
   readonly c: number;
-  /** product of the spatial sizes (1 after a linear layer) */
+  /** Product of the spatial sizes (1 after a linear layer). */
   readonly hw: number;
+  /** Added to the variance. */
   readonly eps: number;
 }
 
@@ -98,15 +115,21 @@ export interface BatchNormTrainResult {
 
 /** Gradients of a training-mode batch norm. */
 export interface BatchNormGrads {
+  /** Gradient w.r.t. the input, `[n, c, hw]`. */
   readonly dx: DeviceBuffer;
+  /** Gradient w.r.t. the scale, `[c]`. */
   readonly dgamma: DeviceBuffer;
+  /** Gradient w.r.t. the shift, `[c]`. */
   readonly dbeta: DeviceBuffer;
 }
 
 /** Hyper-parameters of one SGD step, PyTorch semantics (dampening 0, no Nesterov). */
 export interface SgdOptions {
+  /** Learning rate. */
   readonly lr: number;
+  /** Momentum factor (0.9 in the reference). */
   readonly momentum: number;
+  /** L2 penalty added to the gradient (5e-4 in the reference). */
   readonly weightDecay: number;
 }
 
@@ -134,6 +157,7 @@ export interface Backend {
   free(buffer: DeviceBuffer): void;
 
   // ---- elementwise ----
+  /** `op` applied to every element of `x`, with scalar parameters `a`, `b` (see {@linkcode UnaryOp}). */
   unary(op: UnaryOp, x: DeviceBuffer, a: number, b: number): DeviceBuffer;
   /**
    * `out[i] = a[ia(i)] op b[ib(i)]` over `outShape`, where `aStrides`/`bStrides` give, per axis of
@@ -171,6 +195,7 @@ export interface Backend {
   conv2dBackwardFilter(x: DeviceBuffer, dy: DeviceBuffer, g: ConvGeometry): DeviceBuffer;
 
   // ---- normalisation ----
+  /** Training-mode batch norm: normalises with batch statistics and returns updated running ones. */
   batchNormTrain(
     x: DeviceBuffer,
     gamma: DeviceBuffer,
@@ -202,6 +227,7 @@ export interface Backend {
   // ---- pooling ----
   /** Average pooling, padding counted in the divisor (PyTorch's default `count_include_pad`). */
   avgPool2d(x: DeviceBuffer, g: PoolGeometry): DeviceBuffer;
+  /** The gradient of {@linkcode avgPool2d}: spreads each `dy` evenly over its window. */
   avgPool2dBackward(dy: DeviceBuffer, g: PoolGeometry): DeviceBuffer;
   /** Max pooling; padding never wins. */
   maxPool2d(x: DeviceBuffer, g: PoolGeometry): DeviceBuffer;

@@ -17,6 +17,7 @@ export type BackendRequest = BackendName | "auto";
 
 /** The backend that runs, and why the faster ones were passed over when `auto` chose it. */
 export interface BackendChoice {
+  /** The backend that started. */
   readonly backend: Backend;
   /** One line per backend tried before the chosen one, saying why it was passed over. */
   readonly passedOver: readonly string[];

@@ -13,14 +13,19 @@ const BYTES: Record<Dtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, 
 
 /** One tensor of a file: floats arrive as `Float32Array` (widened or narrowed), integers as `Int32Array`. */
 export interface StoredTensor {
+  /** The element type in the file. */
   readonly dtype: Dtype;
+  /** Sizes of the axes. */
   readonly shape: readonly number[];
+  /** The values, row-major. */
   readonly data: Float32Array | Int32Array | Uint8Array;
 }
 
 /** The tensors of a file by name, and its `__metadata__` strings. */
 export interface Safetensors {
+  /** Every tensor, by name. */
   readonly tensors: Map<string, StoredTensor>;
+  /** The `__metadata__` strings (empty when the file has none). */
   readonly metadata: Record<string, string>;
 }
 
@@ -198,7 +203,9 @@ export function parseSafetensors(bytes: Uint8Array, source = "input"): Safetenso
 
 /** A tensor to write: float32 data is stored as F32, int32 as I32, bytes as U8. */
 export interface TensorToWrite {
+  /** Sizes of the axes; their product is `data.length`. */
   readonly shape: readonly number[];
+  /** The values, row-major. */
   readonly data: Float32Array | Int32Array | Uint8Array;
 }
 

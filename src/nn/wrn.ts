@@ -15,8 +15,11 @@ import { isRunningStat, type TensorRecord } from "./params.ts";
 
 /** Size of a Wide ResNet: depth `6n + 4`, width multiplier `k`, classes. */
 export interface WrnConfig {
+  /** Number of layers, `6n + 4` (n blocks per group). */
   readonly depth: number;
+  /** Width multiplier k: the groups have 16k, 32k and 64k channels. */
   readonly width: number;
+  /** Outputs of the final linear layer. */
   readonly numClasses: number;
 }
 

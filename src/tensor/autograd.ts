@@ -144,8 +144,11 @@ export type LossResult<A> = Tensor | { readonly value: Tensor; readonly aux: A }
 
 /** The value of the function, its extras, and the gradient for every tensor of the first argument. */
 export interface ValueAndGrad<P, A> {
+  /** The function's one-element value. */
   readonly value: Tensor;
+  /** The extras the function returned beside its value. */
   readonly aux: A;
+  /** The gradient of the value for every tensor of the first argument, in its structure. */
   readonly grads: GradsOf<P>;
 }
 

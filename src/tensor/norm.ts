@@ -21,7 +21,9 @@ export interface BatchNormParams {
   readonly weight: Tensor;
   /** shift `[c]` (beta) */
   readonly bias: Tensor;
+  /** running mean `[c]` */
   readonly runningMean: Tensor;
+  /** running (unbiased) variance `[c]` */
   readonly runningVar: Tensor;
 }
 
@@ -37,8 +39,11 @@ export interface BatchNormOptions {
 
 /** The output and the running statistics after the call (the inputs themselves in evaluation mode). */
 export interface BatchNormResult {
+  /** The normalised output, shaped as the input. */
   readonly y: Tensor;
+  /** Running mean after the call. */
   readonly runningMean: Tensor;
+  /** Running variance after the call. */
   readonly runningVar: Tensor;
 }
 

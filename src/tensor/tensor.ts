@@ -13,7 +13,9 @@ import { matmul } from "./linalg.ts";
 
 /** One recorded operation: its inputs and how to turn the output's gradient into theirs. */
 export interface GradNode {
+  /** The operation's name, for error messages. */
   readonly op: string;
+  /** The tensors it read. */
   readonly inputs: readonly Tensor[];
   /**
    * Gradients for each input given the output's gradient `g`; `needs[i]` is false where input `i`
@@ -51,9 +53,12 @@ export function fmtShape(shape: readonly number[]): string {
 }
 
 /** A float32 tensor. Create one with `tensor(data, shape)`; read it with `await t.data()`. */
-export class Tensor implements Disposable {
+export class Tensor {
+  /** Sizes of the axes. */
   readonly shape: readonly number[];
+  /** Number of elements. */
   readonly size: number;
+  /** Always float32. */
   readonly dtype = "float32" as const;
   /** The operation that produced this tensor, when it was recorded for autograd. */
   node: GradNode | undefined;
@@ -148,70 +153,92 @@ export class Tensor implements Disposable {
   }
 
   // ---- chainable operations (see the functions of the same name) ----
+  /** `this + other`, broadcasting. */
   add(other: Tensor | number): Tensor {
     return ew.add(this, other);
   }
+  /** `this - other`, broadcasting. */
   sub(other: Tensor | number): Tensor {
     return ew.sub(this, other);
   }
+  /** `this * other`, broadcasting. */
   mul(other: Tensor | number): Tensor {
     return ew.mul(this, other);
   }
+  /** `this / other`, broadcasting. */
   div(other: Tensor | number): Tensor {
     return ew.div(this, other);
   }
+  /** `-this` */
   neg(): Tensor {
     return ew.neg(this);
   }
+  /** `e^this` */
   exp(): Tensor {
     return ew.exp(this);
   }
+  /** Natural logarithm. */
   log(): Tensor {
     return ew.log(this);
   }
+  /** Square root. */
   sqrt(): Tensor {
     return ew.sqrt(this);
   }
+  /** `1 / sqrt(this)` */
   rsqrt(): Tensor {
     return ew.rsqrt(this);
   }
+  /** `|this|` */
   abs(): Tensor {
     return ew.abs(this);
   }
+  /** `this ** p` for a scalar exponent. */
   pow(p: number): Tensor {
     return ew.pow(this, p);
   }
+  /** `this * this` */
   square(): Tensor {
     return ew.square(this);
   }
+  /** `max(this, 0)` */
   relu(): Tensor {
     return ew.relu(this);
   }
+  /** `max(this, min)` */
   clampMin(min: number): Tensor {
     return ew.clampMin(this, min);
   }
+  /** Sum over `axes` (all when omitted). */
   sum(axes?: number | readonly number[], keepDims = false): Tensor {
     return red.sum(this, axes, keepDims);
   }
+  /** Mean over `axes` (all when omitted). */
   mean(axes?: number | readonly number[], keepDims = false): Tensor {
     return red.mean(this, axes, keepDims);
   }
+  /** The same elements in another shape (one axis may be -1), sharing memory. */
   reshape(shape: readonly number[]): Tensor {
     return sh.reshape(this, shape);
   }
+  /** Reorders axes: output axis `i` is input axis `axes[i]`. */
   permute(axes: readonly number[]): Tensor {
     return sh.permute(this, axes);
   }
+  /** The transpose of a 2-D tensor. */
   transpose(): Tensor {
     return sh.permute(this, [1, 0]);
   }
+  /** Repeats along axes of size 1 (and new leading axes) to `shape`. */
   broadcastTo(shape: readonly number[]): Tensor {
     return sh.broadcastTo(this, shape);
   }
+  /** Matrix product of 2-D tensors. */
   matmul(other: Tensor): Tensor {
     return matmul(this, other);
   }
 
+  /** `Tensor([2, 3])` */
   toString(): string {
     return `Tensor(${fmtShape(this.shape)}${this.disposed ? ", disposed" : ""})`;
   }

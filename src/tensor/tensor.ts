@@ -5,7 +5,7 @@
  * @module
  */
 import type { Backend, DeviceBuffer } from "../backends/backend.ts";
-import { currentBackend, type Disposable, isRecording, track, untrack } from "./_state.ts";
+import { currentBackend, isRecording, track, untrack } from "./_state.ts";
 import * as ew from "./elementwise.ts";
 import * as red from "./reduce.ts";
 import * as sh from "./shape.ts";

@@ -3,6 +3,7 @@
 import fc from "fast-check";
 import type { BinaryOp, ConvGeometry, PoolGeometry, UnaryOp } from "../src/backends/backend.ts";
 import { unaryScalar } from "../src/backends/cpu/elementwise.ts";
+import { directConvApplies } from "../src/backends/webgpu/_conv_direct.ts";
 import { agree, assertAgree, cpu, EXACT, gpuOther, noAdapter, OP, RUNS, seeded, webgpu } from "./_webgpu.ts";
 
 const runs = { numRuns: RUNS };
@@ -226,10 +227,32 @@ const wrnGeometry: fc.Arbitrary<ConvGeometry> = fc.constantFrom(
   return { n: 2, c, h, w: h, k, r, s: r, stride, pad, oh, ow: oh };
 });
 
+/**
+ * Geometries of the software adapters' direct 3×3 kernel (`_conv_direct.ts`): stride 1, padding 1, width a
+ * multiple of 4, `h·w` a multiple of 16; channel counts on both sides of its 16-channel blocks, and inputs
+ * that fill whole texture rows, part of one, and both.
+ */
+const directGeometry: fc.Arbitrary<ConvGeometry> = fc.record({
+  n: fc.integer({ min: 1, max: 3 }),
+  c: fc.integer({ min: 1, max: 20 }),
+  h: fc.integer({ min: 1, max: 16 }),
+  w: fc.constantFrom(4, 8, 12, 16),
+  k: fc.integer({ min: 1, max: 40 }),
+}).map((g) => ({ ...g, r: 3, s: 3, stride: 1, pad: 1, oh: g.h, ow: g.w })).filter((g) => (g.h * g.w) % 16 === 0);
+
+test("the direct 3×3 kernel's geometries are the ones it takes", () => {
+  fc.assert(fc.property(directGeometry, (g) => directConvApplies({ textureFits: () => true }, g)));
+  return Promise.resolve();
+});
+
 test("conv2d forward and both gradients agree on random geometries", async () => {
   await fc.assert(
     fc.asyncProperty(
-      fc.oneof({ arbitrary: convGeometry, weight: 4 }, { arbitrary: wrnGeometry, weight: 1 }),
+      fc.oneof(
+        { arbitrary: convGeometry, weight: 3 },
+        { arbitrary: directGeometry, weight: 2 },
+        { arbitrary: wrnGeometry, weight: 1 },
+      ),
       seed,
       async (g, s) => {
         const x = seeded(g.n * g.c * g.h * g.w, s), w = seeded(g.k * g.c * g.r * g.s, s + 1);

@@ -14,6 +14,7 @@
  */
 import type { ConvGeometry } from "../backend.ts";
 import { gemmKernel, type GemmOperands, planGemm, runGemm } from "./_gemm.ts";
+import { conv3x3Direct, directConvApplies } from "./_conv_direct.ts";
 import { divisor } from "./_kernel.ts";
 import type { GpuBuffer, GpuRuntime } from "./_runtime.ts";
 import { sum } from "./_reduce.ts";
@@ -270,6 +271,7 @@ export function conv2d(rt: GpuRuntime, tuning: Tuning, x: GpuBuffer, w: GpuBuffe
   const m = g.k, n = g.n * g.oh * g.ow, k = g.c * g.r * g.s;
   if (m * n === 0) return rt.alloc(0);
   if (k === 0) return rt.zeros(m * n);
+  if (tuning.directConv && directConvApplies(rt, g)) return conv3x3Direct(rt, x, w, g.n, g.c, g.h, g.w, g.k, false);
   const tiling = tuning.gemm(m, n, k, false);
   const plan = planGemm(m, n, k, tiling, tuning.targetGroups, false);
   const out = rt.alloc(m * n);
@@ -288,6 +290,7 @@ export function conv2dBackwardInput(
   checkConv("conv2dBackwardInput", g, { dy: [dy.size, g.n * g.k * g.oh * g.ow], w: [w.size, g.k * g.c * g.r * g.s] });
   const m = g.c;
   if (m * g.n * g.h * g.w === 0) return rt.alloc(0);
+  if (tuning.directConv && directConvApplies(rt, g)) return conv3x3Direct(rt, dy, w, g.n, g.k, g.h, g.w, g.c, true);
   // Stride s cuts dx into s² phases, each a dense product over only the taps that reach it (the others
   // would multiply zeros); pixels no tap reaches stay zero.
   const phases = backwardInputPhases(g).filter((p) => p.hp * p.wp > 0);

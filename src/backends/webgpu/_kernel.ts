@@ -11,14 +11,17 @@ import { WGSL_GROUP_INDEX } from "./_dispatch.ts";
 /** The WGSL scalar type of one uniform field. */
 export type ParamType = "u32" | "i32" | "f32";
 
-/** One storage-buffer binding of a kernel. */
+/** One binding of a kernel: a storage buffer, or a texture copy of one (see `_texture.ts`). */
 export interface BindingSpec {
   /** Name of the WGSL variable. */
   readonly name: string;
-  /** `read` binds read-only storage; `read_write` lets the kernel write it. */
+  /** `read` binds read-only storage (or a texture); `read_write` lets the kernel write it. */
   readonly access: "read" | "read_write";
-  /** Element type the kernel sees (`f32` unless stated; `vec4f` views 4 floats; `u32` for index scratch). */
-  readonly type?: "f32" | "u32" | "vec2f" | "vec4f";
+  /**
+   * Element type the kernel sees (`f32` unless stated; `vec4f` views 4 floats; `u32` for index scratch),
+   * or `texture`: a `texture_2d<f32>` read with `tex_at` (bound to a `GpuTexture`).
+   */
+  readonly type?: "f32" | "u32" | "vec2f" | "vec4f" | "texture";
 }
 
 /** A compiled-once compute kernel. */
@@ -75,6 +78,10 @@ export function defineKernel(key: string, build: () => KernelDefinition): Kernel
   const def = build();
   if (def.key !== key) throw new Error(`webgpu kernel ${key}: definition reports key ${def.key}`);
   const bindings = def.bindings.map((b, i) => {
+    if (b.type === "texture") {
+      if (b.access !== "read") throw new Error(`webgpu kernel ${key}: texture ${b.name} can only be read`);
+      return `@group(0) @binding(${i}) var ${b.name}: texture_2d<f32>;`;
+    }
     const access = b.access === "read" ? "read" : "read_write";
     return `@group(0) @binding(${i}) var<storage, ${access}> ${b.name}: array<${b.type ?? "f32"}>;`;
   });

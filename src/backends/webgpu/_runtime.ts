@@ -17,6 +17,7 @@ import type { DeviceBuffer } from "../backend.ts";
 import { BufferPool } from "./_buffer_pool.ts";
 import { type Grid, gridFor } from "./_dispatch.ts";
 import type { KernelSpec } from "./_kernel.ts";
+import { GpuTexture, TexturePool } from "./_texture.ts";
 
 /** A buffer of the webgpu backend. */
 export class GpuBuffer implements DeviceBuffer {
@@ -81,6 +82,7 @@ export class GpuRuntime {
   readonly #pipelines = new Map<string, CompiledKernel>();
   readonly #pool: BufferPool;
   readonly #staging: BufferPool;
+  readonly #textures: TexturePool;
   readonly #options: RuntimeOptions;
   /** Serial of the last batch whose commands use each GPU buffer (pooled buffers outlive their wrappers). */
   readonly #lastUse = new WeakMap<GPUBuffer, number>();
@@ -117,6 +119,7 @@ export class GpuRuntime {
     this.limits = device.limits;
     this.#pool = new BufferPool(device, STORAGE_USAGE, "at/core tensor", options.maxPooledBytes);
     this.#staging = new BufferPool(device, STAGING_USAGE, "at/core staging", 64 * 2 ** 20);
+    this.#textures = new TexturePool(device, 256 * 2 ** 20);
     this.#slotBytes = Math.max(256, device.limits.minUniformBufferOffsetAlignment);
     this.#uniformRing = device.createBuffer({
       size: this.#slotBytes * options.maxBatch,
@@ -225,6 +228,27 @@ export class GpuRuntime {
     return out;
   }
 
+  /** Whether a buffer of `floats` floats fits in a texture on this device (see {@linkcode texture}). */
+  textureFits(floats: number): boolean {
+    return this.#textures.fits(floats);
+  }
+
+  /** A texture holding the first `floats` floats of `src`, copied in queue order (see `_texture.ts`). */
+  texture(src: GpuBuffer, floats: number = src.size): GpuTexture {
+    this.check();
+    if (floats > src.size) throw new RangeError(`webgpu: a texture of ${floats} floats from a buffer of ${src.size}`);
+    if (!this.#textures.fits(floats)) {
+      throw new RangeError(`webgpu: ${floats} floats do not fit in a texture on this device`);
+    }
+    return this.#textures.copyFrom(this.#encoderFor(src), src.gpu, floats);
+  }
+
+  /** Gives a texture back to the pool; commands recorded before this call may still read it. */
+  releaseTexture(t: GpuTexture): void {
+    if (this.#destroyed) return;
+    this.#textures.release(t);
+  }
+
   /** Reads a buffer back; waits for every command recorded before it. */
   async download(buffer: GpuBuffer): Promise<Float32Array> {
     this.check();
@@ -266,11 +290,15 @@ export class GpuRuntime {
     const device = this.#device;
     device.pushErrorScope("validation");
     const module = device.createShaderModule({ code: spec.source, label: spec.key });
-    const entries: GPUBindGroupLayoutEntry[] = spec.bindings.map((b, binding) => ({
-      binding,
-      visibility: GPUShaderStage.COMPUTE,
-      buffer: { type: b.access === "read" ? "read-only-storage" : "storage" },
-    }));
+    const entries: GPUBindGroupLayoutEntry[] = spec.bindings.map((b, binding) =>
+      b.type === "texture"
+        ? { binding, visibility: GPUShaderStage.COMPUTE, texture: { sampleType: "unfilterable-float" } }
+        : {
+          binding,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: b.access === "read" ? "read-only-storage" : "storage" },
+        }
+    );
     entries.push({ binding: spec.bindings.length, visibility: GPUShaderStage.COMPUTE, buffer: { type: "uniform" } });
     const layout = device.createBindGroupLayout({ entries, label: spec.key });
     const pipeline = device.createComputePipeline({
@@ -300,10 +328,15 @@ export class GpuRuntime {
   }
 
   /**
-   * Records one dispatch of `spec` over `groups` workgroups (laid out by `gridFor`) with `buffers` bound
-   * in the order of `spec.bindings` and `params` in the order of `spec.params`.
+   * Records one dispatch of `spec` over `groups` workgroups (laid out by `gridFor`) with `buffers` (and
+   * textures) bound in the order of `spec.bindings` and `params` in the order of `spec.params`.
    */
-  run(spec: KernelSpec, buffers: readonly GpuBuffer[], params: readonly number[], groups: number): void {
+  run(
+    spec: KernelSpec,
+    buffers: readonly (GpuBuffer | GpuTexture)[],
+    params: readonly number[],
+    groups: number,
+  ): void {
     this.check();
     if (groups === 0) return;
     if (buffers.length !== spec.bindings.length) {
@@ -318,14 +351,19 @@ export class GpuRuntime {
     }
     const maxBinding = this.limits.maxStorageBufferBindingSize;
     for (let i = 0; i < buffers.length; i++) {
-      const bytes = buffers[i].size * 4;
+      const b = buffers[i];
+      if ((b instanceof GpuTexture) !== (spec.bindings[i].type === "texture")) {
+        throw new Error(`webgpu ${spec.op}: kernel ${spec.key} binding ${spec.bindings[i].name} got the wrong kind`);
+      }
+      if (b instanceof GpuTexture) continue;
+      const bytes = b.size * 4;
       if (bytes > maxBinding) {
         throw new RangeError(
-          `webgpu ${spec.op}: buffer ${spec.bindings[i].name} of ${buffers[i].size} floats (${mib(bytes)}) exceeds ` +
+          `webgpu ${spec.op}: buffer ${spec.bindings[i].name} of ${b.size} floats (${mib(bytes)}) exceeds ` +
             `this adapter's maxStorageBufferBindingSize (${mib(maxBinding)}); use a smaller batch or the cpu backend`,
         );
       }
-      if (spec.bindings[i].access === "read_write" && buffers.some((b, j) => j !== i && b === buffers[i])) {
+      if (spec.bindings[i].access === "read_write" && buffers.some((o, j) => j !== i && o === b)) {
         throw new Error(
           `webgpu ${spec.op}: buffer ${spec.bindings[i].name} is written and also bound as another operand`,
         );
@@ -334,7 +372,7 @@ export class GpuRuntime {
     const grid: Grid = gridFor(groups, this.limits.maxComputeWorkgroupsPerDimension);
     const { pipeline, layout } = this.#compile(spec);
     if (this.#dispatches >= this.#options.maxBatch) this.flush();
-    const encoder = this.#encoderFor(...buffers);
+    const encoder = this.#encoderFor(...buffers.filter((b) => b instanceof GpuBuffer));
 
     const slot = this.#dispatches++;
     const base = (slot * this.#slotBytes) / 4;
@@ -351,7 +389,7 @@ export class GpuRuntime {
     device.pushErrorScope("validation");
     const entries: GPUBindGroupEntry[] = buffers.map((b, binding) => ({
       binding,
-      resource: { buffer: b.gpu, offset: 0, size: Math.max(4, b.size * 4) },
+      resource: b instanceof GpuTexture ? b.view : { buffer: b.gpu, offset: 0, size: Math.max(4, b.size * 4) },
     }));
     entries.push({
       binding: buffers.length,
@@ -400,6 +438,7 @@ export class GpuRuntime {
     this.#batch++;
     this.#pool.destroyRetired();
     this.#staging.destroyRetired();
+    this.#textures.destroyRetired();
   }
 
   /** Records the copy of this batch's timestamps; the returned function maps them once submitted. */
@@ -453,6 +492,7 @@ export class GpuRuntime {
     this.#destroyed = true;
     this.#pool.clear();
     this.#staging.clear();
+    this.#textures.clear();
     this.#device.destroy();
   }
 }

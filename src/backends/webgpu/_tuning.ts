@@ -24,6 +24,8 @@ export interface Tuning {
   readonly targetGroups: number;
   /** Dispatches recorded per submitted batch. */
   readonly maxBatch: number;
+  /** Whether 3×3 stride-1 convolutions (and their input gradients) use the texture-read direct kernel. */
+  readonly directConv: boolean;
 }
 
 const GPU_WIDE: GemmTiling = { name: "w16x16r4x4k16", staging: "workgroup", wx: 16, wy: 16, rm: 4, rn: 4, tk: 16 };
@@ -35,6 +37,7 @@ export const HARDWARE_TUNING: Tuning = {
   gemm: (m) => (m <= 16 ? GPU_NARROW : GPU_WIDE),
   targetGroups: 256,
   maxBatch: 256,
+  directConv: false,
 };
 
 /** Lanes per workgroup of the register tilings: one 256-bit SIMD group of float32. */
@@ -86,4 +89,5 @@ export const SOFTWARE_TUNING: Tuning = {
   gemm: (m, n, k, splitK) => registerTilingFor(m, n, k, splitK),
   targetGroups: 4 * navigator.hardwareConcurrency,
   maxBatch: 256,
+  directConv: true,
 };

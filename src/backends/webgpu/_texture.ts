@@ -1,0 +1,126 @@
+/**
+ * Read-only copies of buffers as textures, for kernels that read through the texture unit.
+ *
+ * Why: on a software adapter (llvmpipe, lavapipe; Mesa 22.3 measured) a storage-buffer or
+ * workgroup-memory load runs as a scalar loop over the SIMD lanes with a branch per lane, about 6 ns a
+ * float on 2 cores, while a `textureLoad` of an `rgba32float` texel is a branch-free vector gather, about
+ * 1 ns a float. A kernel that reads each input many times (a convolution) gains more than the copy costs.
+ *
+ * A buffer of `n` floats becomes an `rgba32float` texture `TEXTURE_WIDTH` texels wide: float `i` is
+ * component `i % 4` of texel `t = i / 4`, at `(t % TEXTURE_WIDTH, t / TEXTURE_WIDTH)`. Textures are pooled
+ * by height; reuse is safe for the reason buffer reuse is (see `_runtime.ts`): the queue runs in order,
+ * and textures are written only by commands recorded after every command that read them.
+ *
+ * @module
+ */
+
+/** Texels per texture row (a power of two, so that WGSL splits an index with a mask and a shift). */
+export const TEXTURE_WIDTH = 1024;
+/** `log2(TEXTURE_WIDTH)`. */
+export const TEXTURE_WIDTH_LOG2 = 10;
+const ROW_BYTES = TEXTURE_WIDTH * 16;
+
+/**
+ * WGSL: `fn <name>_texel(i: u32) -> vec4f`, texel `i` of the texture binding `name` laid out as above.
+ * A texel past the end reads as whatever the implementation's robust access gives; callers mask it.
+ */
+export function wgslTexel(name: string): string {
+  return `fn ${name}_texel(i: u32) -> vec4f {
+  return textureLoad(${name}, vec2u(i & ${TEXTURE_WIDTH - 1}u, i >> ${TEXTURE_WIDTH_LOG2}u), 0);
+}`;
+}
+
+/** Rows of the texture that holds `floats` floats. */
+export function textureRows(floats: number): number {
+  return Math.max(1, Math.ceil(Math.ceil(floats / 4) / TEXTURE_WIDTH));
+}
+
+/** A pooled texture holding a copy of a buffer. */
+export class GpuTexture {
+  #texture: GPUTexture | undefined;
+  readonly view: GPUTextureView;
+
+  constructor(texture: GPUTexture, readonly floats: number) {
+    this.#texture = texture;
+    this.view = texture.createView();
+  }
+
+  /** Detaches the texture (for the pool); throws when already detached. */
+  take(): GPUTexture {
+    const t = this.#texture;
+    if (!t) throw new Error(`webgpu: a texture of ${this.floats} floats was released twice`);
+    this.#texture = undefined;
+    return t;
+  }
+}
+
+/** Textures of width `TEXTURE_WIDTH`, pooled by height (rounded up to a multiple of 16 rows). */
+export class TexturePool {
+  readonly #free = new Map<number, GPUTexture[]>();
+  #pooledBytes = 0;
+  /** Textures over the budget, destroyed once the commands that may use them have been submitted. */
+  #retired: GPUTexture[] = [];
+
+  constructor(private readonly device: GPUDevice, private readonly maxPooledBytes: number) {}
+
+  /** Whether a buffer of `floats` floats fits the device's texture limits. */
+  fits(floats: number): boolean {
+    return Math.ceil(textureRows(floats) / 16) * 16 <= this.device.limits.maxTextureDimension2D;
+  }
+
+  /** Records into `encoder` the copy of the first `floats` floats of `src` into a pooled texture. */
+  copyFrom(encoder: GPUCommandEncoder, src: GPUBuffer, floats: number): GpuTexture {
+    const rows = textureRows(floats);
+    const height = Math.ceil(rows / 16) * 16;
+    const reused = this.#free.get(height)?.pop();
+    if (reused) this.#pooledBytes -= height * ROW_BYTES;
+    const texture = reused ?? this.device.createTexture({
+      size: [TEXTURE_WIDTH, height],
+      format: "rgba32float",
+      usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+      label: `at/core texture ${height} rows`,
+    });
+    const texels = Math.ceil(floats / 4);
+    const full = Math.floor(texels / TEXTURE_WIDTH);
+    if (full > 0) {
+      encoder.copyBufferToTexture({ buffer: src, bytesPerRow: ROW_BYTES }, { texture }, [TEXTURE_WIDTH, full]);
+    }
+    const rest = texels - full * TEXTURE_WIDTH;
+    if (rest > 0) {
+      encoder.copyBufferToTexture(
+        { buffer: src, offset: full * ROW_BYTES },
+        { texture, origin: [0, full] },
+        [rest, 1],
+      );
+    }
+    return new GpuTexture(texture, floats);
+  }
+
+  /** Returns a texture to the pool (or retires it when the pool is over budget). */
+  release(t: GpuTexture): void {
+    const texture = t.take();
+    const bytes = texture.height * ROW_BYTES;
+    if (this.#pooledBytes + bytes > this.maxPooledBytes) {
+      this.#retired.push(texture);
+      return;
+    }
+    let list = this.#free.get(texture.height);
+    if (!list) this.#free.set(texture.height, list = []);
+    list.push(texture);
+    this.#pooledBytes += bytes;
+  }
+
+  /** Destroys retired textures; call right after a submit, which holds its own references. */
+  destroyRetired(): void {
+    for (const t of this.#retired) t.destroy();
+    this.#retired = [];
+  }
+
+  /** Destroys every pooled texture. */
+  clear(): void {
+    for (const list of this.#free.values()) for (const t of list) t.destroy();
+    this.#free.clear();
+    this.#pooledBytes = 0;
+    this.destroyRetired();
+  }
+}

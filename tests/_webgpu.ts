@@ -21,10 +21,12 @@ export const { gpu, reason } = await create().then(
 
 /**
  * The same adapter with the other kernel configurations (workgroup-memory GEMM tiles on a software
- * adapter, register-staged ones on a GPU), so that both GEMM templates are checked wherever tests run.
+ * adapter, register-staged ones on a GPU), so that both GEMM templates are checked wherever tests run,
+ * and with every read-only operand read through a texture, so that every kernel's texture variant is
+ * checked at every size (the default configuration reads only large operands that way).
  */
 export const gpuOther: WebGpuBackend | undefined = gpu
-  ? await create({ kernels: gpu.adapter.software ? "hardware" : "software" }) as WebGpuBackend
+  ? await create({ kernels: gpu.adapter.software ? "hardware" : "software", textureMinFloats: 1 }) as WebGpuBackend
   : undefined;
 
 /** True when there is no adapter: `Deno.test({ ignore: noAdapter, … })`. */

@@ -11,6 +11,7 @@ import { GpuRuntime } from "../src/backends/webgpu/_runtime.ts";
 import { HARDWARE_TUNING, registerTilingFor, SOFTWARE_TUNING } from "../src/backends/webgpu/_tuning.ts";
 import { checkTiling } from "../src/backends/webgpu/_gemm.ts";
 import { coalesce } from "../src/backends/webgpu/_elementwise.ts";
+import { textureReadable, textureVariant } from "../src/backends/webgpu/_texture.ts";
 import {
   autoDecision,
   create,
@@ -49,6 +50,38 @@ async function withNavigatorGpu(value: unknown, fn: () => Promise<void>): Promis
     if (original && !Object.getOwnPropertyDescriptor(proto, "gpu")) Object.defineProperty(proto, "gpu", original);
   }
 }
+
+Deno.test("webgpu texture variants rewrite exactly the reads of the chosen bindings", () => {
+  const spec = defineKernel("test_texture_variant", () => ({
+    key: "test_texture_variant",
+    op: "test",
+    bindings: [
+      { name: "x", access: "read" },
+      { name: "v", access: "read", type: "vec4f" },
+      { name: "ax", access: "read" },
+      { name: "y", access: "read_write" },
+    ],
+    params: [["n", "u32"]],
+    workgroupSize: 1,
+    body: `@compute @workgroup_size(1) fn main() {
+  let i = u.n;
+  y[i] = x[u32(x[i + 1u]) + v[i][2]] + v[i].w + ax[i] + f32(arrayLength(&ax));
+}`,
+  }));
+  assert.equal(textureReadable(spec, 0), true);
+  assert.equal(textureReadable(spec, 2), false, "a binding passed to arrayLength stays a storage buffer");
+  assert.equal(textureReadable(spec, 3), false, "a written binding stays a storage buffer");
+  const t = textureVariant(spec, 0b11);
+  assert.equal(t.key, "test_texture_variant_tex3");
+  assert.deepEqual(t.bindings.map((b) => b.type), ["texture", "texture", undefined, undefined]);
+  assert.match(t.source, /var x: texture_2d<f32>;/);
+  assert.match(t.source, /var v: texture_2d<f32>;/);
+  assert.match(
+    t.source,
+    /y\[i\] = tex_read_x\(u32\(tex_read_x\(i \+ 1u\)\) \+ tex_read_v\(i\)\[2\]\) \+ tex_read_v\(i\)\.w \+ ax\[i\]/,
+  );
+  assert.throws(() => textureVariant(spec, 0b100), /cannot be a texture/);
+});
 
 Deno.test("webgpu dispatch grids stay within the per-dimension limit and cover the workgroups", () => {
   for (const groups of [0, 1, 65535, 65536, 70000, 65535 * 65535, 65535 * 65535 + 1, 5e9]) {

@@ -14,7 +14,7 @@
  */
 import type { ConvGeometry } from "../backend.ts";
 import { gemmKernel, type GemmOperands, planGemm, runGemm } from "./_gemm.ts";
-import { conv3x3Direct, directConvApplies } from "./_conv_direct.ts";
+import { conv3x3Direct, conv3x3DirectFilterGrad, directConvApplies } from "./_conv_direct.ts";
 import { divisor } from "./_kernel.ts";
 import type { GpuBuffer, GpuRuntime } from "./_runtime.ts";
 import { sum } from "./_reduce.ts";
@@ -331,6 +331,7 @@ export function conv2dBackwardFilter(
   const m = g.k, n = g.c * g.r * g.s, k = g.n * g.oh * g.ow;
   if (m * n === 0) return rt.alloc(0);
   if (k === 0) return rt.zeros(m * n);
+  if (tuning.directConv && directConvApplies(rt, g)) return conv3x3DirectFilterGrad(rt, x, dy, g);
   const tiling = tuning.gemm(m, n, k, true);
   const plan = planGemm(m, n, k, tiling, tuning.targetGroups, true);
   const kernel = gemmKernel(backwardFilterOperands(k >= FAST_DIV_LIMIT), tiling);

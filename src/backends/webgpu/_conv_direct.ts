@@ -10,6 +10,11 @@
  * and the image border is a select on the output pixel's row and column. Measured on llvmpipe (Mesa
  * 22.3, 2 cores): ~6 GMAC/s against ~2 for the implicit GEMM over storage buffers.
  *
+ * The filter gradient sums `dy ⊗ x` over images and pixels: an invocation owns `GM` output channels ×
+ * `GC` input channels × 9 taps and a run of (image, segment) steps; per step it fetches the segment of
+ * `dy` for its output channels and the three input rows per input channel, and the partial sums of all
+ * invocations are added afterwards.
+ *
  * The filter is packed first, `[cin][3][3][kpad]` with output channels innermost (four to a texel) and
  * `kpad` a multiple of `RM` (zeros past `kout`).
  *
@@ -18,6 +23,7 @@
 import type { ConvGeometry } from "../backend.ts";
 import { groupsFor, wgslEntry } from "./_dispatch.ts";
 import { defineKernel, type KernelSpec } from "./_kernel.ts";
+import { sum } from "./_reduce.ts";
 import type { GpuBuffer, GpuRuntime } from "./_runtime.ts";
 import { wgslTexel } from "./_texture.ts";
 
@@ -37,6 +43,40 @@ export function directConvApplies(rt: Pick<GpuRuntime, "textureFits">, g: ConvGe
   return g.r === 3 && g.s === 3 && g.stride === 1 && g.pad === 1 && g.w % 4 === 0 && (g.h * g.w) % RN === 0 &&
     g.n * g.c * g.k > 0 && rt.textureFits(g.n * Math.max(g.c, g.k) * g.h * g.w) &&
     rt.textureFits(Math.max(g.c, g.k) * 9 * (Math.ceil(Math.max(g.c, g.k) / RM) * RM));
+}
+
+/** WGSL: the border masks of the segment's pixels (may row oy∓1, column ox∓1 be read?), from `p0`. */
+function borderMasks(indent: string): string {
+  return range(RN).map((j) =>
+    `${indent}let oy${j} = (p0 + ${j}u) / u.W; let ox${j} = p0 + ${j}u - oy${j} * u.W;
+${indent}let up${j} = oy${j} > 0u; let dn${j} = oy${j} + 1u < u.H; let lf${j} = ox${j} > 0u; let rt${j} = ox${j} + 1u < u.W;`
+  ).join("\n");
+}
+
+/**
+ * WGSL: texels `${t}0 … ${t}{RN/4+1}` holding the floats `base + (ky−1)·W − 4 … + RN + 3` of the input
+ * plane (the segment's row `ky − 1` with one texel of margin on each side).
+ */
+function fetchRow(indent: string, t: string, base: string, ky: number): string {
+  const lines = [`${indent}let ${t}_0 = (${base} + ${ky - 1} * i32(u.W)) >> 2u;`];
+  for (const q of range(RN / 4 + 2)) lines.push(`${indent}let ${t}${q} = x_texel(u32(${t}_0 + ${q - 1}));`);
+  return lines.join("\n");
+}
+
+/** WGSL: `${b}j`, the input under tap (ky, kx) of the segment's pixel j, zero past the border. */
+function shiftedRow(indent: string, t: string, b: string, ky: number, kx: number): string {
+  return range(RN).map((j) => {
+    const idx = j + kx - 1 + 4;
+    const v = `${t}${Math.floor(idx / 4)}.${"xyzw"[idx % 4]}`;
+    const conds = [
+      ky === 0 ? `up${j}` : "",
+      ky === 2 ? `dn${j}` : "",
+      kx === 0 ? `lf${j}` : "",
+      kx === 2 ? `rt${j}` : "",
+    ]
+      .filter((c) => c);
+    return `${indent}let ${b}${j} = ${conds.length ? `select(0.0, ${v}, ${conds.join(" && ")})` : v};`;
+  }).join("\n");
 }
 
 function packKernel(): KernelSpec {
@@ -73,12 +113,7 @@ function directKernel(): KernelSpec {
   let sv = min(seg, u.total - 1u);
   let img = sv / u.segs;
   let p0 = (sv - img * u.segs) * ${RN}u;`);
-    // Border masks of each output pixel of the segment: may row oy−1 / oy+1, column ox−1 / ox+1 be read?
-    for (const j of range(RN)) {
-      L.push(`  let oy${j} = (p0 + ${j}u) / u.W;
-  let ox${j} = p0 + ${j}u - oy${j} * u.W;
-  let up${j} = oy${j} > 0u; let dn${j} = oy${j} + 1u < u.H; let lf${j} = ox${j} > 0u; let rt${j} = ox${j} + 1u < u.W;`);
-    }
+    L.push(borderMasks("  "));
     for (const i of range(RM)) L.push(`  ${range(RN).map((j) => `var c${i}_${j} = 0.0;`).join(" ")}`);
     L.push(`  for (var ch = 0u; ch < u.C; ch++) {
     let base = i32((img * u.C + ch) * u.HW + p0);
@@ -179,4 +214,117 @@ export function conv3x3Direct(
   rt.releaseTexture(xt);
   rt.releaseTexture(wt);
   return out;
+}
+
+/** Output channels and input channels of one invocation of the filter gradient. */
+const GM = 8;
+const GC = 2;
+
+function filterGradKernel(): KernelSpec {
+  const key = `conv3x3_direct_dw_r${GM}x${GC}x${RN}`;
+  return defineKernel(key, () => {
+    const L: string[] = [wgslTexel("x"), wgslTexel("dy"), wgslEntry(LANES)];
+    L.push(`  let kb = group % u.kblocks;
+  let rest = group / u.kblocks;
+  let cb = rest % u.cblocks;
+  let q = (rest / u.cblocks) * ${LANES}u + lidx;
+  let s_begin = min(u.steps, q * u.run);
+  let s_end = min(u.steps, s_begin + u.run);`);
+    for (const i of range(GM)) L.push(`  let k${i} = min(kb * ${GM}u + ${i}u, u.K - 1u);`);
+    for (const c of range(GC)) L.push(`  let c${c} = min(cb * ${GC}u + ${c}u, u.C - 1u);`);
+    for (const i of range(GM)) {
+      for (const c of range(GC)) L.push(`  ${range(9).map((t) => `var a${i}_${c}_${t} = 0.0;`).join(" ")}`);
+    }
+    L.push(`  for (var sv = s_begin; sv < s_end; sv++) {
+    let img = sv / u.segs;
+    let p0 = (sv - img * u.segs) * ${RN}u;`);
+    L.push(borderMasks("    "));
+    for (const i of range(GM)) {
+      L.push(`    let D${i}_0 = ((img * u.K + k${i}) * u.HW + p0) >> 2u;`);
+      for (const t of range(RN / 4)) L.push(`    let D${i}${t} = dy_texel(D${i}_0 + ${t}u);`);
+    }
+    for (const c of range(GC)) {
+      L.push(`    {
+      let base = i32((img * u.C + c${c}) * u.HW + p0);`);
+      for (const ky of range(3)) {
+        L.push(`      {`);
+        L.push(fetchRow("        ", "T", "base", ky));
+        for (const kx of range(3)) {
+          L.push(`        {`);
+          L.push(shiftedRow("          ", "T", "b", ky, kx));
+          const tap = ky * 3 + kx;
+          for (const i of range(GM)) {
+            const terms = range(RN).map((j) => `D${i}${Math.floor(j / 4)}.${"xyzw"[j % 4]} * b${j}`);
+            // Four partial chains, so the adds do not wait on each other.
+            const chains = range(4).map((r) => terms.filter((_, j) => j % 4 === r).join(" + "));
+            L.push(
+              `          a${i}_${c}_${tap} += (${chains[0]}) + (${chains[1]}) + ((${chains[2]}) + (${chains[3]}));`,
+            );
+          }
+          L.push(`        }`);
+        }
+        L.push(`      }`);
+      }
+      L.push(`    }`);
+    }
+    L.push(`  }`);
+    for (const i of range(GM)) {
+      for (const c of range(GC)) {
+        L.push(`  if (kb * ${GM}u + ${i}u < u.K && cb * ${GC}u + ${c}u < u.C) {
+    let at = (q * u.K + k${i}) * u.C9 + c${c} * 9u;
+    ${range(9).map((t) => `dw[at + ${t}u] = a${i}_${c}_${t};`).join(" ")}
+  }`);
+      }
+    }
+    L.push(`}`);
+    return {
+      key,
+      op: "conv2dBackwardFilter",
+      bindings: [
+        { name: "x", access: "read", type: "texture" },
+        { name: "dy", access: "read", type: "texture" },
+        { name: "dw", access: "read_write" },
+      ],
+      params: [
+        ["C", "u32"],
+        ["K", "u32"],
+        ["H", "u32"],
+        ["W", "u32"],
+        ["HW", "u32"],
+        ["C9", "u32"],
+        ["segs", "u32"],
+        ["steps", "u32"],
+        ["run", "u32"],
+        ["kblocks", "u32"],
+        ["cblocks", "u32"],
+      ],
+      workgroupSize: LANES,
+      body: L.join("\n"),
+    };
+  });
+}
+
+/** `dw [k, c, 3, 3]` of the 3×3 stride-1 padding-1 convolution of `x [n, c, h, w]` given `dy [n, k, h, w]`. */
+export function conv3x3DirectFilterGrad(rt: GpuRuntime, x: GpuBuffer, dy: GpuBuffer, g: ConvGeometry): GpuBuffer {
+  const hw = g.h * g.w, segs = hw / RN, steps = g.n * segs;
+  const kblocks = Math.ceil(g.k / GM), cblocks = Math.ceil(g.c / GC), blocks = kblocks * cblocks;
+  // Enough workgroups to keep every CPU thread busy, each lane with a run of at least 8 steps.
+  const splits = Math.max(1, Math.min(Math.ceil(32 / blocks), Math.floor(steps / (8 * LANES))));
+  const partials = splits * LANES;
+  const run = Math.ceil(steps / partials);
+  const xt = rt.texture(x, g.n * g.c * hw);
+  const dyt = rt.texture(dy, g.n * g.k * hw);
+  const size = g.k * g.c * 9;
+  const out = rt.alloc(partials * size);
+  rt.run(
+    filterGradKernel(),
+    [xt, dyt, out],
+    [g.c, g.k, g.h, g.w, hw, g.c * 9, segs, steps, run, kblocks, cblocks],
+    blocks * splits,
+  );
+  rt.releaseTexture(xt);
+  rt.releaseTexture(dyt);
+  const total = sum(rt, out, 1, partials, size);
+  rt.release(out);
+  return total;
 }

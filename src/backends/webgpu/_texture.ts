@@ -13,6 +13,7 @@
  *
  * @module
  */
+import type { KernelSpec } from "./_kernel.ts";
 
 /** Texels per texture row (a power of two, so that WGSL splits an index with a mask and a shift). */
 export const TEXTURE_WIDTH = 1024;
@@ -123,4 +124,64 @@ export class TexturePool {
     this.#pooledBytes = 0;
     this.destroyRetired();
   }
+}
+
+const derived = new Map<string, KernelSpec>();
+
+/**
+ * Whether a kernel's binding `i` can be read through a texture instead: a read-only `f32` or `vec4f`
+ * array that the kernel only indexes (never passes to `arrayLength`).
+ */
+export function textureReadable(spec: KernelSpec, i: number): boolean {
+  const b = spec.bindings[i];
+  return b.access === "read" && (b.type === undefined || b.type === "f32" || b.type === "vec4f") &&
+    !spec.source.includes(`arrayLength(&${b.name})`);
+}
+
+/** Replaces every `name[index]` of `source` by `tex_read_name(index)` (brackets balanced, whole words only). */
+function rewriteReads(source: string, name: string): string {
+  let out = "";
+  let at = 0;
+  const word = new RegExp(`(?<![A-Za-z0-9_.])${name}\\[`, "g");
+  for (let m = word.exec(source); m; m = word.exec(source)) {
+    let depth = 1, j = m.index + name.length + 1;
+    for (; j < source.length && depth > 0; j++) {
+      if (source[j] === "[") depth++;
+      else if (source[j] === "]") depth--;
+    }
+    const index = rewriteReads(source.slice(m.index + name.length + 1, j - 1), name);
+    out += `${source.slice(at, m.index)}tex_read_${name}(${index})`;
+    at = j;
+    word.lastIndex = j;
+  }
+  return out + source.slice(at);
+}
+
+/**
+ * The variant of `spec` that reads the bindings in `mask` (bit i: binding i; each `textureReadable`)
+ * from textures holding the same floats: the declaration becomes a `texture_2d<f32>`, and each indexed
+ * read goes through `tex_read_name`, which fetches the texel and picks the component.
+ */
+export function textureVariant(spec: KernelSpec, mask: number): KernelSpec {
+  const key = `${spec.key}_tex${mask.toString(16)}`;
+  const hit = derived.get(key);
+  if (hit) return hit;
+  let source = spec.source;
+  const bindings = spec.bindings.map((b, i) => {
+    if (!(mask & (1 << i))) return b;
+    if (!textureReadable(spec, i)) throw new Error(`webgpu kernel ${spec.key}: binding ${b.name} cannot be a texture`);
+    const declaration = new RegExp(`@group\\(0\\) @binding\\(${i}\\) var<storage, read> ${b.name}: array<[a-z0-9]+>;`);
+    if (!declaration.test(source)) throw new Error(`webgpu kernel ${spec.key}: no declaration of ${b.name}`);
+    const accessor = b.type === "vec4f"
+      ? `fn tex_read_${b.name}(i: u32) -> vec4f { return ${b.name}_texel(i); }`
+      : `fn tex_read_${b.name}(i: u32) -> f32 { let t = ${b.name}_texel(i >> 2u); return t[i & 3u]; }`;
+    source = rewriteReads(source, b.name).replace(
+      declaration,
+      `@group(0) @binding(${i}) var ${b.name}: texture_2d<f32>;\n${wgslTexel(b.name)}\n${accessor}`,
+    );
+    return { ...b, type: "texture" as const };
+  });
+  const variant: KernelSpec = { ...spec, key, bindings, source };
+  derived.set(key, variant);
+  return variant;
 }

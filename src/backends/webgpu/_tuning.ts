@@ -24,8 +24,10 @@ export interface Tuning {
   readonly targetGroups: number;
   /** Dispatches recorded per submitted batch. */
   readonly maxBatch: number;
-  /** Whether 3×3 stride-1 convolutions (and their input gradients) use the texture-read direct kernel. */
+  /** Whether 3×3 stride-1 convolutions and their gradients use the direct kernels of `_conv_direct.ts`. */
   readonly directConv: boolean;
+  /** Kernels read operands of at least this many floats through textures (see `_texture.ts`). */
+  readonly textureMinFloats: number;
 }
 
 const GPU_WIDE: GemmTiling = { name: "w16x16r4x4k16", staging: "workgroup", wx: 16, wy: 16, rm: 4, rn: 4, tk: 16 };
@@ -38,6 +40,7 @@ export const HARDWARE_TUNING: Tuning = {
   targetGroups: 256,
   maxBatch: 256,
   directConv: false,
+  textureMinFloats: Infinity,
 };
 
 /** Lanes per workgroup of the register tilings: one 256-bit SIMD group of float32. */
@@ -90,4 +93,5 @@ export const SOFTWARE_TUNING: Tuning = {
   targetGroups: 4 * navigator.hardwareConcurrency,
   maxBatch: 256,
   directConv: true,
+  textureMinFloats: 4096,
 };

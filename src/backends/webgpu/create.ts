@@ -24,6 +24,11 @@ export interface WebGpuOptions {
    * GEMM for CPU rasterisers). Default: by the adapter's kind.
    */
   readonly kernels?: "hardware" | "software";
+  /**
+   * Read-only kernel operands of at least this many floats are read through textures (the `software`
+   * kernels' default is 4096, the `hardware` kernels' never); tests set 1 to run every texture variant.
+   */
+  readonly textureMinFloats?: number;
 }
 
 /**
@@ -44,5 +49,7 @@ export async function create(options: WebGpuOptions = {}): Promise<Backend> {
   }
   const device = await requestDevice(adapter, report, options.profile === true);
   const software = options.kernels ? options.kernels === "software" : report.software;
-  return new WebGpuBackend(device, report, software ? SOFTWARE_TUNING : HARDWARE_TUNING);
+  const tuning = software ? SOFTWARE_TUNING : HARDWARE_TUNING;
+  const { textureMinFloats } = options;
+  return new WebGpuBackend(device, report, textureMinFloats === undefined ? tuning : { ...tuning, textureMinFloats });
 }

@@ -50,7 +50,12 @@ export class WebGpuBackend implements Backend {
     this.adapter = adapter;
     this.tuning = tuning;
     const profile = device.features.has("timestamp-query");
-    this.#rt = new GpuRuntime(device, { maxBatch: tuning.maxBatch, maxPooledBytes: 2 ** 30, profile });
+    this.#rt = new GpuRuntime(device, {
+      maxBatch: tuning.maxBatch,
+      maxPooledBytes: 2 ** 30,
+      profile,
+      textureMinFloats: tuning.textureMinFloats,
+    });
     const binding = device.limits.maxStorageBufferBindingSize / 2 ** 20;
     this.description = `WebGPU on ${adapter.summary}; ${tuning.name} kernels, storage bindings up to ${binding} MiB`;
   }

@@ -1,6 +1,11 @@
 /**
  * Compile-time configurations chosen per adapter kind, and the choice of GEMM tiling per product.
  *
+ * On a software adapter two more things pay (both measured on llvmpipe, Mesa 22.3, 2 cores): reading
+ * large operands through textures (`textureMinFloats`, see `_texture.ts`; ~1 ns a float against ~6 for
+ * a storage buffer), and the direct 3×3 kernels of `_conv_direct.ts` (`directConv`; ~6 GMAC/s against
+ * ~2 for the implicit GEMM). Together they took the WRN AT step from 8.7 to 23 images/s there.
+ *
  * A software adapter (llvmpipe, lavapipe) runs a workgroup on one CPU thread with invocations as SIMD
  * lanes. There, measured on Mesa 22.3 (llvmpipe and lavapipe, 256-bit): a storage-buffer read costs
  * ~20 ns per lane, a vec4 workgroup-memory read several times more, a multiply-add under 1 ns per 8

@@ -17,62 +17,101 @@ export function bucketBytes(bytes: number): number {
   return Math.ceil(bytes / step) * step;
 }
 
+/** Something the device owns that a pool can destroy. */
+export interface Destroyable {
+  destroy(): void;
+}
+
+/**
+ * Free lists keyed by size class, within a byte budget. Reuse is safe because the queue executes in
+ * order; an item over the budget is retired and destroyed only after the next submit, because commands
+ * recorded before its release may still use it.
+ */
+export class FreeLists<T extends Destroyable> {
+  readonly #free = new Map<number, T[]>();
+  #pooledBytes = 0;
+  #retired: T[] = [];
+
+  constructor(private readonly maxPooledBytes: number) {}
+
+  /** Bytes held by free items. */
+  get pooledBytes(): number {
+    return this.#pooledBytes;
+  }
+
+  /** A free item of size class `key` (`bytes` each), if there is one. */
+  take(key: number, bytes: number): T | undefined {
+    const item = this.#free.get(key)?.pop();
+    if (item) this.#pooledBytes -= bytes;
+    return item;
+  }
+
+  /** Returns an item to its size class, or retires it when the pool is over budget. */
+  put(key: number, bytes: number, item: T): void {
+    if (this.#pooledBytes + bytes > this.maxPooledBytes) {
+      this.#retired.push(item);
+      return;
+    }
+    let list = this.#free.get(key);
+    if (!list) this.#free.set(key, list = []);
+    list.push(item);
+    this.#pooledBytes += bytes;
+  }
+
+  /** Destroys retired items; call right after a submit, which holds its own references. */
+  destroyRetired(): void {
+    for (const item of this.#retired) item.destroy();
+    this.#retired = [];
+  }
+
+  /** Destroys every pooled item. */
+  clear(): void {
+    for (const list of this.#free.values()) for (const item of list) item.destroy();
+    this.#free.clear();
+    this.#pooledBytes = 0;
+    this.destroyRetired();
+  }
+}
+
 /** Buffers with one usage, pooled by capacity. */
 export class BufferPool {
-  readonly #free = new Map<number, GPUBuffer[]>();
-  #pooledBytes = 0;
-  /** Buffers over the budget, destroyed once the commands that may use them have been submitted. */
-  #retired: GPUBuffer[] = [];
+  readonly #lists: FreeLists<GPUBuffer>;
 
   constructor(
     private readonly device: GPUDevice,
     private readonly usage: number,
     private readonly label: string,
-    private readonly maxPooledBytes: number,
-  ) {}
+    maxPooledBytes: number,
+  ) {
+    this.#lists = new FreeLists(maxPooledBytes);
+  }
 
   /** Bytes held by free buffers. */
   get pooledBytes(): number {
-    return this.#pooledBytes;
+    return this.#lists.pooledBytes;
   }
 
   /** A buffer of at least `bytes`; `fresh` is true when it was just created (and so holds zeros). */
   acquire(bytes: number): { buffer: GPUBuffer; fresh: boolean } {
     const capacity = bucketBytes(bytes);
-    const list = this.#free.get(capacity);
-    const reused = list?.pop();
-    if (reused) {
-      this.#pooledBytes -= capacity;
-      return { buffer: reused, fresh: false };
-    }
+    const reused = this.#lists.take(capacity, capacity);
+    if (reused) return { buffer: reused, fresh: false };
     const buffer = this.device.createBuffer({ size: capacity, usage: this.usage, label: `${this.label} ${capacity}` });
     return { buffer, fresh: true };
   }
 
   /** Returns a buffer to its bucket (or retires it when the pool is over budget). */
   release(buffer: GPUBuffer): void {
-    const capacity = buffer.size;
-    if (this.#pooledBytes + capacity > this.maxPooledBytes) {
-      this.#retired.push(buffer);
-      return;
-    }
-    let list = this.#free.get(capacity);
-    if (!list) this.#free.set(capacity, list = []);
-    list.push(buffer);
-    this.#pooledBytes += capacity;
+    this.#lists.put(buffer.size, buffer.size, buffer);
   }
 
   /** Destroys retired buffers; call right after a submit, which holds its own references. */
   destroyRetired(): void {
-    for (const b of this.#retired) b.destroy();
-    this.#retired = [];
+    this.#lists.destroyRetired();
   }
 
   /** Destroys every pooled buffer. */
   clear(): void {
-    for (const list of this.#free.values()) for (const b of list) b.destroy();
-    this.#free.clear();
-    this.#pooledBytes = 0;
-    this.destroyRetired();
+    this.#lists.clear();
   }
 }

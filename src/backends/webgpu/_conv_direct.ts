@@ -34,6 +34,9 @@ const RN = 16;
 /** Invocations per workgroup: one 256-bit SIMD group of float32 lanes. */
 const LANES = 8;
 
+/** Uniforms both kernels start with: input channels, the plane, output channels. */
+const PLANE_PARAMS = [["C", "u32"], ["H", "u32"], ["W", "u32"], ["HW", "u32"], ["K", "u32"]] as const;
+
 function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
@@ -164,11 +167,7 @@ function directKernel(): KernelSpec {
         { name: "y", access: "read_write" },
       ],
       params: [
-        ["C", "u32"],
-        ["H", "u32"],
-        ["W", "u32"],
-        ["HW", "u32"],
-        ["K", "u32"],
+        ...PLANE_PARAMS,
         ["KPAD4", "u32"],
         ["segs", "u32"],
         ["total", "u32"],
@@ -286,11 +285,7 @@ function filterGradKernel(): KernelSpec {
         { name: "dw", access: "read_write" },
       ],
       params: [
-        ["C", "u32"],
-        ["K", "u32"],
-        ["H", "u32"],
-        ["W", "u32"],
-        ["HW", "u32"],
+        ...PLANE_PARAMS,
         ["C9", "u32"],
         ["segs", "u32"],
         ["steps", "u32"],
@@ -319,7 +314,7 @@ export function conv3x3DirectFilterGrad(rt: GpuRuntime, x: GpuBuffer, dy: GpuBuf
   rt.run(
     filterGradKernel(),
     [xt, dyt, out],
-    [g.c, g.k, g.h, g.w, hw, g.c * 9, segs, steps, run, kblocks, cblocks],
+    [g.c, g.h, g.w, hw, g.k, g.c * 9, segs, steps, run, kblocks, cblocks],
     blocks * splits,
   );
   rt.releaseTexture(xt);

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { FreeLists } from "./_buffer_pool.ts";
 import type { KernelSpec } from "./_kernel.ts";
 
 /** Texels per texture row (a power of two, so that WGSL splits an index with a mask and a shift). */
@@ -57,12 +58,11 @@ export class GpuTexture {
 
 /** Textures of width `TEXTURE_WIDTH`, pooled by height (rounded up to a multiple of 16 rows). */
 export class TexturePool {
-  readonly #free = new Map<number, GPUTexture[]>();
-  #pooledBytes = 0;
-  /** Textures over the budget, destroyed once the commands that may use them have been submitted. */
-  #retired: GPUTexture[] = [];
+  readonly #lists: FreeLists<GPUTexture>;
 
-  constructor(private readonly device: GPUDevice, private readonly maxPooledBytes: number) {}
+  constructor(private readonly device: GPUDevice, maxPooledBytes: number) {
+    this.#lists = new FreeLists(maxPooledBytes);
+  }
 
   /** Whether a buffer of `floats` floats fits the device's texture limits. */
   fits(floats: number): boolean {
@@ -73,9 +73,7 @@ export class TexturePool {
   copyFrom(encoder: GPUCommandEncoder, src: GPUBuffer, floats: number): GpuTexture {
     const rows = textureRows(floats);
     const height = Math.ceil(rows / 16) * 16;
-    const reused = this.#free.get(height)?.pop();
-    if (reused) this.#pooledBytes -= height * ROW_BYTES;
-    const texture = reused ?? this.device.createTexture({
+    const texture = this.#lists.take(height, height * ROW_BYTES) ?? this.device.createTexture({
       size: [TEXTURE_WIDTH, height],
       format: "rgba32float",
       usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
@@ -100,29 +98,17 @@ export class TexturePool {
   /** Returns a texture to the pool (or retires it when the pool is over budget). */
   release(t: GpuTexture): void {
     const texture = t.take();
-    const bytes = texture.height * ROW_BYTES;
-    if (this.#pooledBytes + bytes > this.maxPooledBytes) {
-      this.#retired.push(texture);
-      return;
-    }
-    let list = this.#free.get(texture.height);
-    if (!list) this.#free.set(texture.height, list = []);
-    list.push(texture);
-    this.#pooledBytes += bytes;
+    this.#lists.put(texture.height, texture.height * ROW_BYTES, texture);
   }
 
   /** Destroys retired textures; call right after a submit, which holds its own references. */
   destroyRetired(): void {
-    for (const t of this.#retired) t.destroy();
-    this.#retired = [];
+    this.#lists.destroyRetired();
   }
 
   /** Destroys every pooled texture. */
   clear(): void {
-    for (const list of this.#free.values()) for (const t of list) t.destroy();
-    this.#free.clear();
-    this.#pooledBytes = 0;
-    this.destroyRetired();
+    this.#lists.clear();
   }
 }
 

@@ -198,20 +198,16 @@ export function conv3x3Direct(
   const packedSize = cin * 9 * kpad;
   const packed = rt.alloc(packedSize);
   rt.run(packKernel(), [w, packed], [kout, cin, kpad, flip ? 1 : 0, packedSize], groupsFor(packedSize, 64));
-  const wt = rt.texture(packed);
-  rt.release(packed);
-  const xt = rt.texture(x, n * cin * h * width);
   const hw = h * width;
   const out = rt.alloc(n * kout * hw);
   const segs = hw / RN, total = n * segs, mgroups = kpad / RM;
   rt.run(
     directKernel(),
-    [xt, wt, out],
+    [x, packed, out],
     [cin, h, width, hw, kout, kpad / 4, segs, total, mgroups],
     mgroups * groupsFor(total, LANES),
   );
-  rt.releaseTexture(xt);
-  rt.releaseTexture(wt);
+  rt.release(packed);
   return out;
 }
 
@@ -307,18 +303,14 @@ export function conv3x3DirectFilterGrad(rt: GpuRuntime, x: GpuBuffer, dy: GpuBuf
   const splits = Math.max(1, Math.min(Math.ceil(32 / blocks), Math.floor(steps / (8 * LANES))));
   const partials = splits * LANES;
   const run = Math.ceil(steps / partials);
-  const xt = rt.texture(x, g.n * g.c * hw);
-  const dyt = rt.texture(dy, g.n * g.k * hw);
   const size = g.k * g.c * 9;
   const out = rt.alloc(partials * size);
   rt.run(
     filterGradKernel(),
-    [xt, dyt, out],
+    [x, dy, out],
     [g.c, g.h, g.w, hw, g.k, g.c * 9, segs, steps, run, kblocks, cblocks],
     blocks * splits,
   );
-  rt.releaseTexture(xt);
-  rt.releaseTexture(dyt);
   const total = sum(rt, out, 1, partials, size);
   rt.release(out);
   return total;

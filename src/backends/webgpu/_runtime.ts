@@ -17,7 +17,7 @@ import type { DeviceBuffer } from "../backend.ts";
 import { BufferPool } from "./_buffer_pool.ts";
 import { type Grid, gridFor } from "./_dispatch.ts";
 import type { KernelSpec } from "./_kernel.ts";
-import { GpuTexture, TexturePool, textureReadable, textureVariant } from "./_texture.ts";
+import { TexturePool, textureReadable, textureVariant } from "./_texture.ts";
 
 /** A buffer of the webgpu backend. */
 export class GpuBuffer implements DeviceBuffer {
@@ -233,25 +233,9 @@ export class GpuRuntime {
     return out;
   }
 
-  /** Whether a buffer of `floats` floats fits in a texture on this device (see {@linkcode texture}). */
+  /** Whether a buffer of `floats` floats fits in a texture on this device (a kernel's texture binding). */
   textureFits(floats: number): boolean {
     return this.#textures.fits(floats);
-  }
-
-  /** A texture holding the first `floats` floats of `src`, copied in queue order (see `_texture.ts`). */
-  texture(src: GpuBuffer, floats: number = src.size): GpuTexture {
-    this.check();
-    if (floats > src.size) throw new RangeError(`webgpu: a texture of ${floats} floats from a buffer of ${src.size}`);
-    if (!this.#textures.fits(floats)) {
-      throw new RangeError(`webgpu: ${floats} floats do not fit in a texture on this device`);
-    }
-    return this.#textures.copyFrom(this.#encoderFor(src), src.gpu, floats);
-  }
-
-  /** Gives a texture back to the pool; commands recorded before this call may still read it. */
-  releaseTexture(t: GpuTexture): void {
-    if (this.#destroyed) return;
-    this.#textures.release(t);
   }
 
   /** Reads a buffer back; waits for every command recorded before it. */
@@ -333,15 +317,13 @@ export class GpuRuntime {
   }
 
   /**
-   * Records one dispatch of `spec` over `groups` workgroups (laid out by `gridFor`) with `buffers` (and
-   * textures) bound in the order of `spec.bindings` and `params` in the order of `spec.params`.
+   * Records one dispatch of `spec` over `groups` workgroups (laid out by `gridFor`) with `buffers` bound
+   * in the order of `spec.bindings` and `params` in the order of `spec.params`.
+   *
+   * A buffer bound where the kernel reads a texture is copied into a pooled one first (see `_texture.ts`);
+   * with `textureMinFloats`, so is every large read-only operand, through the kernel's texture variant.
    */
-  run(
-    spec: KernelSpec,
-    buffers: readonly (GpuBuffer | GpuTexture)[],
-    params: readonly number[],
-    groups: number,
-  ): void {
+  run(spec: KernelSpec, buffers: readonly GpuBuffer[], params: readonly number[], groups: number): void {
     this.check();
     if (groups === 0) return;
     if (buffers.length !== spec.bindings.length) {
@@ -357,10 +339,15 @@ export class GpuRuntime {
     const maxBinding = this.limits.maxStorageBufferBindingSize;
     for (let i = 0; i < buffers.length; i++) {
       const b = buffers[i];
-      if ((b instanceof GpuTexture) !== (spec.bindings[i].type === "texture")) {
-        throw new Error(`webgpu ${spec.op}: kernel ${spec.key} binding ${spec.bindings[i].name} got the wrong kind`);
+      if (spec.bindings[i].type === "texture") {
+        if (!this.#textures.fits(b.size)) {
+          throw new RangeError(
+            `webgpu ${spec.op}: operand ${spec.bindings[i].name} of ${b.size} floats does not fit in a texture on ` +
+              `this device; use a smaller batch or the cpu backend`,
+          );
+        }
+        continue;
       }
-      if (b instanceof GpuTexture) continue;
       const bytes = b.size * 4;
       if (bytes > maxBinding) {
         throw new RangeError(
@@ -377,23 +364,17 @@ export class GpuRuntime {
     let mask = 0;
     const minFloats = this.#options.textureMinFloats ?? Infinity;
     for (let i = 0; i < buffers.length; i++) {
-      const b = buffers[i];
-      if (
-        b instanceof GpuBuffer && b.size >= minFloats && b.size > 0 && this.#textures.fits(b.size) &&
-        textureReadable(spec, i)
-      ) mask |= 1 << i;
+      const size = buffers[i].size;
+      if (size >= minFloats && size > 0 && this.#textures.fits(size) && textureReadable(spec, i)) mask |= 1 << i;
     }
-    if (mask) {
-      const variant = textureVariant(spec, mask);
-      const bound = buffers.map((b, i) => (mask & (1 << i) ? this.texture(b as GpuBuffer) : b));
-      this.run(variant, bound, params, groups);
-      for (const t of bound) if (t instanceof GpuTexture && !buffers.includes(t)) this.releaseTexture(t);
-      return;
-    }
+    const kernel = mask ? textureVariant(spec, mask) : spec;
     const grid: Grid = gridFor(groups, this.limits.maxComputeWorkgroupsPerDimension);
-    const { pipeline, layout } = this.#compile(spec);
+    const { pipeline, layout } = this.#compile(kernel);
     if (this.#dispatches >= this.#options.maxBatch) this.flush();
-    const encoder = this.#encoderFor(...buffers.filter((b) => b instanceof GpuBuffer));
+    const encoder = this.#encoderFor(...buffers);
+    const textures = buffers.map((b, i) =>
+      kernel.bindings[i].type === "texture" ? this.#textures.copyFrom(encoder, b.gpu, b.size) : undefined
+    );
 
     const slot = this.#dispatches++;
     const base = (slot * this.#slotBytes) / 4;
@@ -404,13 +385,13 @@ export class GpuRuntime {
       else this.#uniformU32[base + i] = params[i];
     }
     const uniformBytes = Math.max(16, Math.ceil((params.length * 4) / 16) * 16);
-    this.#kernelsInBatch.push(spec.op === spec.key ? spec.op : `${spec.op}[${spec.key}]`);
+    this.#kernelsInBatch.push(kernel.op === kernel.key ? kernel.op : `${kernel.op}[${kernel.key}]`);
 
     const device = this.#device;
     device.pushErrorScope("validation");
     const entries: GPUBindGroupEntry[] = buffers.map((b, binding) => ({
       binding,
-      resource: b instanceof GpuTexture ? b.view : { buffer: b.gpu, offset: 0, size: Math.max(4, b.size * 4) },
+      resource: textures[binding]?.view ?? { buffer: b.gpu, offset: 0, size: Math.max(4, b.size * 4) },
     }));
     entries.push({
       binding: buffers.length,
@@ -432,7 +413,9 @@ export class GpuRuntime {
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
     pass.end();
-    this.#watch(device.popErrorScope(), `kernel ${spec.key} (${spec.op}, grid ${grid.join("x")})`);
+    this.#watch(device.popErrorScope(), `kernel ${kernel.key} (${kernel.op}, grid ${grid.join("x")})`);
+    // Later commands are recorded after this one: the textures may serve them again.
+    for (const t of textures) if (t) this.#textures.release(t);
   }
 
   #encoderFor(...buffers: GpuBuffer[]): GPUCommandEncoder {

@@ -3,7 +3,7 @@
 import fc from "fast-check";
 import type { BinaryOp, ConvGeometry, PoolGeometry, UnaryOp } from "../src/backends/backend.ts";
 import { unaryScalar } from "../src/backends/cpu/elementwise.ts";
-import { directConvApplies } from "../src/backends/webgpu/_conv_direct.ts";
+import { directConvApplies, directConvS2Applies } from "../src/backends/webgpu/_conv_direct.ts";
 import { agree, assertAgree, cpu, EXACT, gpuOther, noAdapter, OP, RUNS, seeded, webgpu } from "./_webgpu.ts";
 
 const runs = { numRuns: RUNS };
@@ -240,8 +240,19 @@ const directGeometry: fc.Arbitrary<ConvGeometry> = fc.record({
   k: fc.integer({ min: 1, max: 40 }),
 }).map((g) => ({ ...g, r: 3, s: 3, stride: 1, pad: 1, oh: g.h, ow: g.w })).filter((g) => (g.h * g.w) % 16 === 0);
 
-test("the direct 3×3 kernel's geometries are the ones it takes", () => {
-  fc.assert(fc.property(directGeometry, (g) => directConvApplies({ textureFits: () => true }, g)));
+/** Geometries of the stride-2 direct kernel: even sizes, output width a multiple of 8 (runs of 8 and 16). */
+const directS2Geometry: fc.Arbitrary<ConvGeometry> = fc.record({
+  n: fc.integer({ min: 1, max: 2 }),
+  c: fc.integer({ min: 1, max: 20 }),
+  h: fc.integer({ min: 1, max: 6 }).map((h) => 2 * h),
+  w: fc.constantFrom(16, 32, 48),
+  k: fc.integer({ min: 1, max: 40 }),
+}).map((g) => ({ ...g, r: 3, s: 3, stride: 2, pad: 1, oh: g.h / 2, ow: g.w / 2 }));
+
+test("the direct 3×3 kernels' geometries are the ones they take", () => {
+  const fits = { textureFits: () => true };
+  fc.assert(fc.property(directGeometry, (g) => directConvApplies(fits, g)));
+  fc.assert(fc.property(directS2Geometry, (g) => directConvS2Applies(fits, g) && !directConvApplies(fits, g)));
   return Promise.resolve();
 });
 
@@ -251,6 +262,7 @@ test("conv2d forward and both gradients agree on random geometries", async () =>
       fc.oneof(
         { arbitrary: convGeometry, weight: 3 },
         { arbitrary: directGeometry, weight: 2 },
+        { arbitrary: directS2Geometry, weight: 1 },
         { arbitrary: wrnGeometry, weight: 1 },
       ),
       seed,
@@ -285,7 +297,12 @@ test("batch norm (training forward with running statistics, inference, backward)
   const arb = fc.record({
     n: fc.integer({ min: 1, max: 5 }),
     c: fc.integer({ min: 1, max: 9 }),
-    hw: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 200, max: 1100 })),
+    // any plane size, and whole units of 16 floats (the kernels' v16 walk)
+    hw: fc.oneof(
+      fc.integer({ min: 1, max: 40 }),
+      fc.integer({ min: 200, max: 1100 }),
+      fc.integer({ min: 1, max: 64 }).map((u) => 16 * u),
+    ),
     momentum: fc.double({ min: 0, max: 1, noNaN: true }),
     shift: fc.double({ min: -3, max: 3, noNaN: true }),
     seed,

@@ -10,7 +10,7 @@
  */
 import type { BatchNormGeometry, BatchNormGrads, BatchNormTrainResult } from "../backend.ts";
 import { groupsFor, wgslEntry } from "./_dispatch.ts";
-import { defineKernel, type KernelSpec } from "./_kernel.ts";
+import { type BindingSpec, defineKernel, type KernelSpec } from "./_kernel.ts";
 import type { GpuBuffer, GpuRuntime } from "./_runtime.ts";
 import { sum } from "./_reduce.ts";
 
@@ -26,31 +26,42 @@ type PartialMode = "sum" | "sqdev" | "grad";
 /**
  * Partial per-channel sums over runs of `run` elements of `n·hw`: `sum` of x, `sqdev` of (x − mean)²,
  * `grad` of dy and of dy·(x − mean)·invstd (two outputs).
+ *
+ * With `v16` (hw a multiple of 16) an element of the run is a unit of 16 floats read as four vec4s:
+ * the loop's bookkeeping (on llvmpipe each write of a loop-carried variable is a masked store) runs once
+ * per 16 floats instead of once per float.
  */
-function partialKernel(mode: PartialMode): KernelSpec {
-  const key = `bn_partial_${mode}`;
+function partialKernel(mode: PartialMode, v16: boolean): KernelSpec {
+  const key = `bn_partial_${mode}${v16 ? "_v16" : ""}`;
+  const data = v16 ? "vec4f" : "f32";
   const bindings = mode === "sum"
-    ? [{ name: "x", access: "read" }, { name: "out0", access: "read_write" }] as const
+    ? [{ name: "x", access: "read", type: data }, { name: "out0", access: "read_write" }] as const
     : mode === "sqdev"
-    ? [{ name: "x", access: "read" }, { name: "mean", access: "read" }, { name: "out0", access: "read_write" }] as const
+    ? [
+      { name: "x", access: "read", type: data },
+      { name: "mean", access: "read" },
+      { name: "out0", access: "read_write" },
+    ] as const
     : [
-      { name: "x", access: "read" },
-      { name: "dy", access: "read" },
+      { name: "x", access: "read", type: data },
+      { name: "dy", access: "read", type: data },
       { name: "mean", access: "read" },
       { name: "invstd", access: "read" },
       { name: "out0", access: "read_write" },
       { name: "out1", access: "read_write" },
     ] as const;
-  const setup = mode === "sum"
-    ? ""
-    : mode === "sqdev"
-    ? "let mu = mean[ch];"
-    : "let mu = mean[ch];\n  let is = invstd[ch];";
+  const setup = mode === "sum" ? "" : `let mu = ${v16 ? "vec4f(mean[ch])" : "mean[ch]"};`;
+  // One element (f32) or one unit (four vec4s at at … at + 3).
+  const terms = (f: (q: string) => string) =>
+    v16 ? `(${f("at")} + ${f("at + 1u")}) + (${f("at + 2u")} + ${f("at + 3u")})` : f("at");
   const step = mode === "sum"
-    ? "acc0 += x[at];"
+    ? `acc0 += ${terms((q) => `x[${q}]`)};`
     : mode === "sqdev"
-    ? "let d = x[at] - mu;\n    acc0 += d * d;"
-    : "let g = dy[at];\n    acc0 += g;\n    acc1 += g * (x[at] - mu) * is;";
+    ? `acc0 += ${terms((q) => `(x[${q}] - mu) * (x[${q}] - mu)`)};`
+    : `acc0 += ${terms((q) => `dy[${q}]`)};\n    acc1 += ${terms((q) => `dy[${q}] * (x[${q}] - mu)`)};`;
+  const zero = v16 ? "vec4f(0.0)" : "0.0";
+  const total = (a: string) => v16 ? `dot(${a}, vec4f(1.0))` : a;
+  const stride = v16 ? "4u" : "1u";
   return defineKernel(key, () => ({
     key,
     op: mode === "grad" ? "batchNormBackward" : "batchNormTrain",
@@ -67,20 +78,20 @@ function partialKernel(mode: PartialMode): KernelSpec {
   ${setup}
   var img = j0 / u.hw;
   var p = j0 - img * u.hw;
-  var at = (img * u.c + ch) * u.hw + p;
-  var acc0 = 0.0;
-  var acc1 = 0.0;
+  var at = ((img * u.c + ch) * u.hw + p) * ${stride};
+  var acc0 = ${zero};
+  var acc1 = ${zero};
   for (var j = j0; j < j1; j++) {
     ${step}
     p++;
-    at++;
+    at += ${stride};
     if (p == u.hw) {
       p = 0u;
-      at += (u.c - 1u) * u.hw;
+      at += (u.c - 1u) * u.hw * ${stride};
     }
   }
-  out0[i] = acc0;
-  ${mode === "grad" ? "out1[i] = acc1;" : ""}
+  out0[i] = ${total("acc0")};
+  ${mode === "grad" ? `out1[i] = ${total("acc1")} * invstd[ch];` : ""}
 }`,
   }));
 }
@@ -92,11 +103,18 @@ function channelSums(
   inputs: readonly GpuBuffer[],
   g: BatchNormGeometry,
 ): GpuBuffer[] {
-  const count = g.n * g.hw;
-  const runs = Math.max(1, Math.min(Math.ceil(count / MIN_RUN), Math.ceil(TARGET_INVOCATIONS / g.c)));
+  // Units of 16 floats when every plane holds whole units (see partialKernel).
+  const unit = g.hw % 16 === 0 ? 16 : 1;
+  const hw = g.hw / unit, count = g.n * hw;
+  const runs = Math.max(1, Math.min(Math.ceil(count / (MIN_RUN / unit)), Math.ceil(TARGET_INVOCATIONS / g.c)));
   const run = Math.ceil(count / runs);
   const partials = Array.from({ length: mode === "grad" ? 2 : 1 }, () => rt.alloc(g.c * runs));
-  rt.run(partialKernel(mode), [...inputs, ...partials], [g.c, g.hw, count, run, runs], groupsFor(g.c * runs, WG));
+  rt.run(
+    partialKernel(mode, unit === 16),
+    [...inputs, ...partials],
+    [g.c, hw, count, run, runs],
+    groupsFor(g.c * runs, WG),
+  );
   return partials.map((p) => {
     const s = sum(rt, p, g.c, runs, 1);
     rt.release(p);
@@ -193,35 +211,77 @@ function finishInferenceKernel(): KernelSpec {
   }));
 }
 
-/** `y = x · scale[ch] + shift[ch]`; with `vec4` (hw a multiple of 4), four floats of one channel at a time. */
-function applyKernel(vec4: boolean): KernelSpec {
-  const key = `bn_apply${vec4 ? "_v4" : ""}`;
-  const type = vec4 ? "vec4f" : "f32";
-  const hw = vec4 ? "(u.hw / 4u)" : "u.hw";
+/**
+ * How the elementwise kernels walk `[n, c, hw]`: `v16` (hw a multiple of 16) gives each invocation a
+ * unit of four vec4s of one plane, so the channel (a division) and its coefficients are found once per
+ * 16 floats; `v4` one vec4; `f32` one float.
+ */
+type Walk = "v16" | "v4" | "f32";
+
+function walkOf(hw: number): Walk {
+  return hw % 16 === 0 ? "v16" : hw % 4 === 0 ? "v4" : "f32";
+}
+
+/** Invocations of a walk over `size` floats. */
+function walkItems(walk: Walk, size: number): number {
+  return walk === "v16" ? size / 16 : walk === "v4" ? size / 4 : size;
+}
+
+/**
+ * An elementwise kernel over `[n, c, hw]` with per-channel coefficients `coef` (of `coefType`):
+ * `expr(k, at)` is the output vec4 (or f32) at data index `at`, with `k` the channel's coefficients;
+ * `data` names the read bindings of the data's type, `out` the written one.
+ */
+function channelwiseKernel(
+  name: string,
+  op: string,
+  walk: Walk,
+  data: readonly string[],
+  coefType: "vec2f" | "vec4f",
+  out: string,
+  expr: (at: string) => string,
+): KernelSpec {
+  const key = `${name}_${walk}`;
+  const type: "f32" | "vec4f" = walk === "f32" ? "f32" : "vec4f";
+  const per = walk === "v16" ? 16 : walk === "v4" ? 4 : 1;
+  const writes = walk === "v16"
+    ? [0, 1, 2, 3].map((q) => `${out}[at + ${q}u] = ${expr(`at + ${q}u`)};`).join("\n  ")
+    : `${out}[at] = ${expr("at")};`;
   return defineKernel(key, () => ({
     key,
-    op: "batchNorm",
+    op,
     bindings: [
-      { name: "x", access: "read", type },
-      { name: "coef", access: "read", type: "vec2f" },
-      { name: "y", access: "read_write", type },
+      ...data.map((d): BindingSpec => ({ name: d, access: "read", type })),
+      { name: "coef", access: "read", type: coefType },
+      { name: out, access: "read_write", type },
     ],
     params: [["n", "u32"], ["c", "u32"], ["hw", "u32"]],
     workgroupSize: WG,
     body: `${wgslEntry(WG)}
   let i = group * ${WG}u + lidx;
   if (i >= u.n) { return; }
-  let k = coef[(i / ${hw}) % u.c];
-  y[i] = fma(x[i], ${vec4 ? "vec4f(k.x)" : "k.x"}, ${vec4 ? "vec4f(k.y)" : "k.y"});
+  let k = coef[(i / (u.hw / ${per}u)) % u.c];
+  let at = i * ${walk === "v16" ? 4 : 1}u;
+  ${writes}
 }`,
   }));
 }
 
-/** Runs the apply kernel over `x` (vec4 when every plane is a multiple of 4 floats). */
+/** `y = x · scale[ch] + shift[ch]` (coefficients as `(scale, shift)` pairs). */
 function apply(rt: GpuRuntime, x: GpuBuffer, coef: GpuBuffer, y: GpuBuffer, g: BatchNormGeometry): void {
-  const vec4 = g.hw % 4 === 0;
-  const n = vec4 ? x.size / 4 : x.size;
-  rt.run(applyKernel(vec4), [x, coef, y], [n, g.c, g.hw], groupsFor(n, WG));
+  const walk = walkOf(g.hw);
+  const splat = (v: string) => walk === "f32" ? v : `vec4f(${v})`;
+  const kernel = channelwiseKernel(
+    "bn_apply",
+    "batchNorm",
+    walk,
+    ["x"],
+    "vec2f",
+    "y",
+    (at) => `fma(x[${at}], ${splat("k.x")}, ${splat("k.y")})`,
+  );
+  const n = walkItems(walk, x.size);
+  rt.run(kernel, [x, coef, y], [n, g.c, g.hw], groupsFor(n, WG));
 }
 
 /** `(gamma·invstd, mean(dy), mean, invstd·mean(dy·xhat))` per channel, for the input gradient. */
@@ -248,29 +308,23 @@ function finishGradKernel(): KernelSpec {
   }));
 }
 
-/** `dx = k (dy − mean(dy) − xhat · mean(dy·xhat))`, with `xhat · mean(dy·xhat) = (x − mean) · coef.w`. */
-function gradApplyKernel(vec4: boolean): KernelSpec {
-  const key = `bn_grad_apply${vec4 ? "_v4" : ""}`;
-  const type = vec4 ? "vec4f" : "f32";
-  const hw = vec4 ? "(u.hw / 4u)" : "u.hw";
-  return defineKernel(key, () => ({
-    key,
-    op: "batchNormBackward",
-    bindings: [
-      { name: "x", access: "read", type },
-      { name: "dy", access: "read", type },
-      { name: "coef", access: "read", type: "vec4f" },
-      { name: "dx", access: "read_write", type },
-    ],
-    params: [["n", "u32"], ["c", "u32"], ["hw", "u32"]],
-    workgroupSize: WG,
-    body: `${wgslEntry(WG)}
-  let i = group * ${WG}u + lidx;
-  if (i >= u.n) { return; }
-  let k = coef[(i / ${hw}) % u.c];
-  dx[i] = k.x * ((dy[i] - k.y) - (x[i] - k.z) * k.w);
-}`,
-  }));
+/**
+ * `dx = k (dy − mean(dy) − xhat · mean(dy·xhat))`, with `xhat · mean(dy·xhat) = (x − mean) · coef.w`
+ * (coefficients from `bn_finish_grad`).
+ */
+function gradApply(rt: GpuRuntime, x: GpuBuffer, dy: GpuBuffer, coef: GpuBuffer, dx: GpuBuffer, g: BatchNormGeometry) {
+  const walk = walkOf(g.hw);
+  const kernel = channelwiseKernel(
+    "bn_grad_apply",
+    "batchNormBackward",
+    walk,
+    ["x", "dy"],
+    "vec4f",
+    "dx",
+    (at) => `k.x * ((dy[${at}] - k.y) - (x[${at}] - k.z) * k.w)`,
+  );
+  const n = walkItems(walk, x.size);
+  rt.run(kernel, [x, dy, coef, dx], [n, g.c, g.hw], groupsFor(n, WG));
 }
 
 function checkBn(op: string, g: BatchNormGeometry, x: GpuBuffer, perChannel: Record<string, GpuBuffer>): void {
@@ -371,9 +425,7 @@ export function batchNormBackward(
   const coef = rt.alloc(4 * g.c);
   rt.run(finishGradKernel(), [dbeta, dgamma, gamma, mean, invstd, coef], [g.c, count], groupsFor(g.c, SMALL_WG));
   const dx = rt.alloc(x.size);
-  const vec4 = g.hw % 4 === 0;
-  const n = vec4 ? x.size / 4 : x.size;
-  rt.run(gradApplyKernel(vec4), [x, dy, coef, dx], [n, g.c, g.hw], groupsFor(n, WG));
+  gradApply(rt, x, dy, coef, dx, g);
   rt.release(coef);
   return { dx, dgamma, dbeta };
 }

@@ -14,7 +14,13 @@
  */
 import type { ConvGeometry } from "../backend.ts";
 import { gemmKernel, type GemmOperands, planGemm, runGemm } from "./_gemm.ts";
-import { conv3x3Direct, conv3x3DirectFilterGrad, directConvApplies } from "./_conv_direct.ts";
+import {
+  conv3x3Direct,
+  conv3x3DirectFilterGrad,
+  conv3x3DirectS2,
+  directConvApplies,
+  directConvS2Applies,
+} from "./_conv_direct.ts";
 import { divisor } from "./_kernel.ts";
 import type { GpuBuffer, GpuRuntime } from "./_runtime.ts";
 import { sum } from "./_reduce.ts";
@@ -272,6 +278,7 @@ export function conv2d(rt: GpuRuntime, tuning: Tuning, x: GpuBuffer, w: GpuBuffe
   if (m * n === 0) return rt.alloc(0);
   if (k === 0) return rt.zeros(m * n);
   if (tuning.directConv && directConvApplies(rt, g)) return conv3x3Direct(rt, x, w, g.n, g.c, g.h, g.w, g.k, false);
+  if (tuning.directConv && directConvS2Applies(rt, g)) return conv3x3DirectS2(rt, x, w, g);
   const tiling = tuning.gemm(m, n, k, false);
   const plan = planGemm(m, n, k, tiling, tuning.targetGroups, false);
   const out = rt.alloc(m * n);

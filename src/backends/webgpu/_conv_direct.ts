@@ -66,11 +66,14 @@ function fetchRow(indent: string, t: string, base: string, ky: number): string {
   return lines.join("\n");
 }
 
-/** WGSL: `${b}j`, the input under tap (ky, kx) of the segment's pixel j, zero past the border. */
-function shiftedRow(indent: string, t: string, b: string, ky: number, kx: number): string {
+/** WGSL: float `f` of the row fetched by {@linkcode fetchRow} into texels `${t}…` (−4 ≤ f < RN + 4). */
+function texelRowFloat(t: string, f: number): string {
+  return `${t}${Math.floor((f + 4) / 4)}.${"xyzw"[(f + 4) % 4]}`;
+}
+
+/** WGSL: `${b}j`, the input under tap (ky, kx) of the segment's pixel j (`value(j)`), zero past the border. */
+function shiftedRow(indent: string, value: (j: number) => string, b: string, ky: number, kx: number): string {
   return range(RN).map((j) => {
-    const idx = j + kx - 1 + 4;
-    const v = `${t}${Math.floor(idx / 4)}.${"xyzw"[idx % 4]}`;
     const conds = [
       ky === 0 ? `up${j}` : "",
       ky === 2 ? `dn${j}` : "",
@@ -78,7 +81,7 @@ function shiftedRow(indent: string, t: string, b: string, ky: number, kx: number
       kx === 2 ? `rt${j}` : "",
     ]
       .filter((c) => c);
-    return `${indent}let ${b}${j} = ${conds.length ? `select(0.0, ${v}, ${conds.join(" && ")})` : v};`;
+    return `${indent}let ${b}${j} = ${conds.length ? `select(0.0, ${value(j)}, ${conds.join(" && ")})` : value(j)};`;
   }).join("\n");
 }
 
@@ -107,6 +110,15 @@ function packKernel(): KernelSpec {
   }));
 }
 
+/** The filter packed for the direct kernels: `[cin][3][3][kpad]`, `kpad` = `kout` rounded up to `RM`. */
+function packFilter(rt: GpuRuntime, w: GpuBuffer, kout: number, cin: number, flip: boolean): GpuBuffer {
+  const kpad = Math.ceil(kout / RM) * RM;
+  const packedSize = cin * 9 * kpad;
+  const packed = rt.alloc(packedSize);
+  rt.run(packKernel(), [w, packed], [kout, cin, kpad, flip ? 1 : 0, packedSize], groupsFor(packedSize, 64));
+  return packed;
+}
+
 function directKernel(): KernelSpec {
   const key = `conv3x3_direct_r${RM}x${RN}`;
   return defineKernel(key, () => {
@@ -121,41 +133,33 @@ function directKernel(): KernelSpec {
     L.push(`  for (var ch = 0u; ch < u.C; ch++) {
     let base = i32((img * u.C + ch) * u.HW + p0);
     let wbase = ch * 9u * u.KPAD4 + mg * ${RM / 4}u;`);
-    // Texel T{t} holds floats base + (ky−1)·W + 4(t−1) … +3, so float index f of the row is T{⌊(f+4)/4⌋}.
-    const f = (idx: number) => `T${Math.floor((idx + 4) / 4)}.${"xyzw"[(idx + 4) % 4]}`;
+    for (const ky of range(3)) L.push(fetchRow("    ", `R${ky}_`, "base", ky));
+    for (const tap of range(9)) {
+      for (const q of range(RM / 4)) L.push(`    let w${tap}_${q} = wp_texel(wbase + ${tap}u * u.KPAD4 + ${q}u);`);
+    }
     for (const ky of range(3)) {
-      L.push(`    {
-      let t0 = (base + ${ky - 1} * i32(u.W)) >> 2u;`);
-      for (const t of range(RN / 4 + 2)) L.push(`      let T${t} = x_texel(u32(t0 + ${t - 1}));`);
       for (const kx of range(3)) {
-        L.push(`      {`);
-        for (const q of range(RM / 4)) {
-          L.push(`        let w${q} = wp_texel(wbase + ${ky * 3 + kx}u * u.KPAD4 + ${q}u);`);
-        }
-        for (const j of range(RN)) {
-          const conds = [
-            ky === 0 ? `up${j}` : "",
-            ky === 2 ? `dn${j}` : "",
-            kx === 0 ? `lf${j}` : "",
-            kx === 2 ? `rt${j}` : "",
-          ]
-            .filter((c) => c);
-          const v = f(j + kx - 1);
-          L.push(`        let b${j} = ${conds.length ? `select(0.0, ${v}, ${conds.join(" && ")})` : v};`);
-        }
-        for (const i of range(RM)) {
-          const w = `w${Math.floor(i / 4)}.${"xyzw"[i % 4]}`;
-          L.push(`        ${range(RN).map((j) => `c${i}_${j} = fma(${w}, b${j}, c${i}_${j});`).join(" ")}`);
-        }
-        L.push(`      }`);
+        L.push(shiftedRow("    ", (j) => texelRowFloat(`R${ky}_`, j + kx - 1), `b${ky * 3 + kx}_`, ky, kx));
       }
-      L.push(`    }`);
+    }
+    // One write of each accumulator per channel: on llvmpipe every write of a loop-carried variable is a
+    // masked store, and nine of them per channel cost ~40% of the kernel's time (measured).
+    for (const i of range(RM)) {
+      const w = (tap: number) => `w${tap}_${Math.floor(i / 4)}.${"xyzw"[i % 4]}`;
+      for (const j of range(RN)) {
+        let e = `c${i}_${j}`;
+        for (const tap of range(9)) e = `fma(${w(tap)}, b${tap}_${j}, ${e})`;
+        L.push(`    c${i}_${j} = ${e};`);
+      }
     }
     L.push(`  }
   if (seg >= u.total) { return; }`);
     for (const i of range(RM)) {
-      L.push(`  { let m = mg * ${RM}u + ${i}u; if (m < u.K) { let at = (img * u.K + m) * u.HW + p0;
-    ${range(RN).map((j) => `y[at + ${j}u] = c${i}_${j};`).join(" ")} } }`);
+      L.push(`  { let m = mg * ${RM}u + ${i}u; if (m < u.K) { let at = ((img * u.K + m) * u.HW + p0) / 4u;
+    ${
+        range(RN / 4).map((q) => `y[at + ${q}u] = vec4f(${range(4).map((j) => `c${i}_${4 * q + j}`).join(", ")});`)
+          .join(" ")
+      } } }`);
     }
     L.push(`}`);
     return {
@@ -164,7 +168,8 @@ function directKernel(): KernelSpec {
       bindings: [
         { name: "x", access: "read", type: "texture" },
         { name: "wp", access: "read", type: "texture" },
-        { name: "y", access: "read_write" },
+        // vec4 stores: a quarter of the scalar stores' cost on llvmpipe
+        { name: "y", access: "read_write", type: "vec4f" },
       ],
       params: [
         ...PLANE_PARAMS,
@@ -195,9 +200,7 @@ export function conv3x3Direct(
   flip: boolean,
 ): GpuBuffer {
   const kpad = Math.ceil(kout / RM) * RM;
-  const packedSize = cin * 9 * kpad;
-  const packed = rt.alloc(packedSize);
-  rt.run(packKernel(), [w, packed], [kout, cin, kpad, flip ? 1 : 0, packedSize], groupsFor(packedSize, 64));
+  const packed = packFilter(rt, w, kout, cin, flip);
   const hw = h * width;
   const out = rt.alloc(n * kout * hw);
   const segs = hw / RN, total = n * segs, mgroups = kpad / RM;
@@ -205,6 +208,114 @@ export function conv3x3Direct(
     directKernel(),
     [x, packed, out],
     [cin, h, width, hw, kout, kpad / 4, segs, total, mgroups],
+    mgroups * groupsFor(total, LANES),
+  );
+  rt.release(packed);
+  return out;
+}
+
+/** Output pixels per invocation of the stride-2 kernel (a run of an output row): the longest that divides `ow`. */
+function s2Run(ow: number): number {
+  return ow % 16 === 0 ? 16 : 8;
+}
+
+/** Whether the stride-2 direct kernel computes this convolution's forward pass. */
+export function directConvS2Applies(rt: Pick<GpuRuntime, "textureFits">, g: ConvGeometry): boolean {
+  return g.r === 3 && g.s === 3 && g.stride === 2 && g.pad === 1 && g.h % 2 === 0 && g.w % 2 === 0 &&
+    g.ow % 8 === 0 && g.n * g.c * g.k > 0 && rt.textureFits(g.n * g.c * g.h * g.w) &&
+    rt.textureFits(g.c * 9 * (Math.ceil(g.k / RM) * RM));
+}
+
+/**
+ * The stride-2 forward kernel: `RM` output channels × `RN2` (8 or 16) consecutive pixels of one output row. With
+ * even `h` and `w` the taps reach past the top row and the left column only; each input row of a segment
+ * is `2·RN2 + 1` floats from column `2·ox0 − 1`, fetched as `RN2/2 + 1` aligned texels.
+ */
+function directS2Kernel(RN2: number): KernelSpec {
+  const key = `conv3x3_direct_s2_r${RM}x${RN2}`;
+  return defineKernel(key, () => {
+    const L: string[] = [wgslTexel("x"), wgslTexel("wp"), wgslEntry(LANES)];
+    L.push(`  let mg = group % u.mgroups;
+  let seg = (group / u.mgroups) * ${LANES}u + lidx;
+  let sv = min(seg, u.total - 1u);
+  let img = sv / u.segs;
+  let p0 = (sv - img * u.segs) * ${RN2}u;
+  let oy = p0 / u.OW;
+  let ox0 = p0 - oy * u.OW;
+  let up = oy > 0u;
+  let lf = ox0 > 0u;`);
+    for (const i of range(RM)) L.push(`  ${range(RN2).map((j) => `var c${i}_${j} = 0.0;`).join(" ")}`);
+    L.push(`  for (var ch = 0u; ch < u.C; ch++) {
+    let base = i32((img * u.C + ch) * u.HW + 2u * ox0) + (2 * i32(oy) - 1) * i32(u.W);
+    let wbase = ch * 9u * u.KPAD4 + mg * ${RM / 4}u;`);
+    for (const ky of range(3)) {
+      L.push(`    let r${ky} = (base + ${ky} * i32(u.W)) >> 2u;`);
+      for (const t of range(RN2 / 2 + 2)) L.push(`    let R${ky}_${t} = x_texel(u32(r${ky} + ${t - 1}));`);
+    }
+    for (const tap of range(9)) {
+      for (const q of range(RM / 4)) L.push(`    let w${tap}_${q} = wp_texel(wbase + ${tap}u * u.KPAD4 + ${q}u);`);
+    }
+    for (const ky of range(3)) {
+      for (const kx of range(3)) {
+        for (const j of range(RN2)) {
+          const v = texelRowFloat(`R${ky}_`, 2 * j + kx - 1);
+          const conds = [ky === 0 ? "up" : "", kx === 0 && j === 0 ? "lf" : ""].filter((c) => c);
+          L.push(`    let b${ky * 3 + kx}_${j} = ${conds.length ? `select(0.0, ${v}, ${conds.join(" && ")})` : v};`);
+        }
+      }
+    }
+    for (const i of range(RM)) {
+      const w = (tap: number) => `w${tap}_${Math.floor(i / 4)}.${"xyzw"[i % 4]}`;
+      for (const j of range(RN2)) {
+        let e = `c${i}_${j}`;
+        for (const tap of range(9)) e = `fma(${w(tap)}, b${tap}_${j}, ${e})`;
+        L.push(`    c${i}_${j} = ${e};`);
+      }
+    }
+    L.push(`  }
+  if (seg >= u.total) { return; }`);
+    for (const i of range(RM)) {
+      L.push(`  { let m = mg * ${RM}u + ${i}u; if (m < u.K) { let at = ((img * u.K + m) * u.OHW + p0) / 4u;
+    ${
+        range(RN2 / 4).map((q) => `y[at + ${q}u] = vec4f(${range(4).map((j) => `c${i}_${4 * q + j}`).join(", ")});`)
+          .join(" ")
+      } } }`);
+    }
+    L.push(`}`);
+    return {
+      key,
+      op: "conv2d",
+      bindings: [
+        { name: "x", access: "read", type: "texture" },
+        { name: "wp", access: "read", type: "texture" },
+        { name: "y", access: "read_write", type: "vec4f" },
+      ],
+      params: [
+        ...PLANE_PARAMS,
+        ["OW", "u32"],
+        ["OHW", "u32"],
+        ["KPAD4", "u32"],
+        ["segs", "u32"],
+        ["total", "u32"],
+        ["mgroups", "u32"],
+      ],
+      workgroupSize: LANES,
+      body: L.join("\n"),
+    };
+  });
+}
+
+/** `y [n, k, h/2, w/2]`: the 3×3 convolution with stride 2 and padding 1 of `x [n, c, h, w]` (h, w even). */
+export function conv3x3DirectS2(rt: GpuRuntime, x: GpuBuffer, w: GpuBuffer, g: ConvGeometry): GpuBuffer {
+  const packed = packFilter(rt, w, g.k, g.c, false);
+  const ohw = g.oh * g.ow;
+  const out = rt.alloc(g.n * g.k * ohw);
+  const run = s2Run(g.ow);
+  const segs = ohw / run, total = g.n * segs, mgroups = Math.ceil(g.k / RM);
+  rt.run(
+    directS2Kernel(run),
+    [x, packed, out],
+    [g.c, g.h, g.w, g.h * g.w, g.k, g.ow, ohw, (mgroups * RM) / 4, segs, total, mgroups],
     mgroups * groupsFor(total, LANES),
   );
   rt.release(packed);
@@ -246,7 +357,7 @@ function filterGradKernel(): KernelSpec {
         L.push(fetchRow("        ", "T", "base", ky));
         for (const kx of range(3)) {
           L.push(`        {`);
-          L.push(shiftedRow("          ", "T", "b", ky, kx));
+          L.push(shiftedRow("          ", (j) => texelRowFloat("T", j + kx - 1), "b", ky, kx));
           const tap = ky * 3 + kx;
           for (const i of range(GM)) {
             const terms = range(RN).map((j) => `D${i}${Math.floor(j / 4)}.${"xyzw"[j % 4]} * b${j}`);

@@ -189,6 +189,9 @@ fn b_load(k: u32, c: BCol, ok: bool, k_end: u32) -> f32 {
  * runs `rm·rn` multiply-adds on them. Rows and columns past the edge are clamped to the last one (their
  * results are computed and dropped), so the k loop has no bounds checks.
  */
+/** k steps per iteration of the register template's loop (1, 2 and 4 measured on llvmpipe: 4 is ~10% faster than 1). */
+const UNROLL = 4;
+
 function gemmRegistersWgsl(o: GemmOperands, t: GemmTiling): string {
   checkTiling(t);
   const lanesOverK = t.staging === "registers_k";
@@ -214,13 +217,27 @@ function gemmRegistersWgsl(o: GemmOperands, t: GemmTiling): string {
   for (const i of range(t.rm)) lines.push(`  let ar${i} = a_row(min(row0 + ${i}u, u.M - 1u));`);
   for (const j of range(t.rn)) lines.push(`  let bc${j} = b_col(min(col0 + ${j}u, u.N - 1u));`);
   for (const i of range(t.rm)) lines.push(`  ${range(t.rn).map((j) => `var c${i}_${j} = 0.0;`).join(" ")}`);
-  lines.push(`  for (var k = k_begin; k < k_end; k++) {`);
-  for (const i of range(t.rm)) lines.push(`    let a${i} = a_at(ar${i}, k);`);
-  for (const j of range(t.rn)) lines.push(`    let b${j} = b_at(k, bc${j});`);
-  for (const i of range(t.rm)) {
-    lines.push(`    ${range(t.rn).map((j) => `c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`).join(" ")}`);
-  }
-  lines.push(`  }`);
+  // Steps of UNROLL k with one write of each accumulator per step (on llvmpipe every write of a
+  // loop-carried variable is a masked store), then the remainder one k at a time.
+  const U = UNROLL;
+  const step = (u: number, loop: string) => {
+    lines.push(loop);
+    for (const q of range(u)) {
+      for (const i of range(t.rm)) lines.push(`    let a${i}_${q} = a_at(ar${i}, k + ${q}u);`);
+      for (const j of range(t.rn)) lines.push(`    let b${j}_${q} = b_at(k + ${q}u, bc${j});`);
+    }
+    for (const i of range(t.rm)) {
+      for (const j of range(t.rn)) {
+        let e = `c${i}_${j}`;
+        for (const q of range(u)) e = `fma(a${i}_${q}, b${j}_${q}, ${e})`;
+        lines.push(`    c${i}_${j} = ${e};`);
+      }
+    }
+    lines.push(`  }`);
+  };
+  lines.push(`  var k = k_begin;`);
+  if (U > 1) step(U, `  for (; k + ${U - 1}u < k_end; k += ${U}u) {`);
+  step(1, `  for (; k < k_end; k++) {`);
   for (const j of range(t.rn)) {
     lines.push(`  if (col0 + ${j}u < u.N) {
     let c = c_col(col0 + ${j}u, z);`);

@@ -4,6 +4,7 @@ import fc from "fast-check";
 import type { BinaryOp, ConvGeometry, PoolGeometry, UnaryOp } from "../src/backends/backend.ts";
 import { unaryScalar } from "../src/backends/cpu/elementwise.ts";
 import { directConvApplies, directConvS2Applies } from "../src/backends/webgpu/_conv_direct.ts";
+import { pointwiseConvApplies, pointwiseInputGradApplies } from "../src/backends/webgpu/_conv_pointwise.ts";
 import { agree, assertAgree, cpu, EXACT, gpuOther, noAdapter, OP, RUNS, seeded, webgpu } from "./_webgpu.ts";
 
 const runs = { numRuns: RUNS };
@@ -249,8 +250,23 @@ const directS2Geometry: fc.Arbitrary<ConvGeometry> = fc.record({
   k: fc.integer({ min: 1, max: 40 }),
 }).map((g) => ({ ...g, r: 3, s: 3, stride: 2, pad: 1, oh: g.h / 2, ow: g.w / 2 }));
 
-test("the direct 3×3 kernels' geometries are the ones they take", () => {
+/** Geometries of the direct 1×1 kernel: stride 1 on planes of whole runs of 16, stride 2 as above. */
+const pointwiseGeometry: fc.Arbitrary<ConvGeometry> = fc.record({
+  n: fc.integer({ min: 1, max: 2 }),
+  c: fc.integer({ min: 1, max: 20 }),
+  h: fc.integer({ min: 1, max: 6 }).map((h) => 2 * h),
+  w: fc.constantFrom(8, 16, 32),
+  k: fc.integer({ min: 1, max: 40 }),
+  stride: fc.constantFrom(1, 2),
+}).map((g) => ({ ...g, r: 1, s: 1, pad: 0, oh: g.h / g.stride, ow: g.w / g.stride }))
+  .filter((g) => g.stride === 1 ? (g.h * g.w) % 16 === 0 : g.ow % 8 === 0);
+
+test("the direct kernels' geometries are the ones they take", () => {
   const fits = { textureFits: () => true };
+  fc.assert(fc.property(pointwiseGeometry, (g) => pointwiseConvApplies(fits, g)));
+  fc.assert(
+    fc.property(pointwiseGeometry, (g) => pointwiseInputGradApplies(fits, g) === (g.stride === 1)),
+  );
   fc.assert(fc.property(directGeometry, (g) => directConvApplies(fits, g)));
   fc.assert(fc.property(directS2Geometry, (g) => directConvS2Applies(fits, g) && !directConvApplies(fits, g)));
   return Promise.resolve();
@@ -263,6 +279,7 @@ test("conv2d forward and both gradients agree on random geometries", async () =>
         { arbitrary: convGeometry, weight: 3 },
         { arbitrary: directGeometry, weight: 2 },
         { arbitrary: directS2Geometry, weight: 1 },
+        { arbitrary: pointwiseGeometry, weight: 1 },
         { arbitrary: wrnGeometry, weight: 1 },
       ),
       seed,

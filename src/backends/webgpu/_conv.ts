@@ -21,6 +21,12 @@ import {
   directConvApplies,
   directConvS2Applies,
 } from "./_conv_direct.ts";
+import {
+  conv1x1Direct,
+  conv1x1DirectInputGrad,
+  pointwiseConvApplies,
+  pointwiseInputGradApplies,
+} from "./_conv_pointwise.ts";
 import { divisor } from "./_kernel.ts";
 import type { GpuBuffer, GpuRuntime } from "./_runtime.ts";
 import { sum } from "./_reduce.ts";
@@ -279,6 +285,7 @@ export function conv2d(rt: GpuRuntime, tuning: Tuning, x: GpuBuffer, w: GpuBuffe
   if (k === 0) return rt.zeros(m * n);
   if (tuning.directConv && directConvApplies(rt, g)) return conv3x3Direct(rt, x, w, g.n, g.c, g.h, g.w, g.k, false);
   if (tuning.directConv && directConvS2Applies(rt, g)) return conv3x3DirectS2(rt, x, w, g);
+  if (tuning.directConv && pointwiseConvApplies(rt, g)) return conv1x1Direct(rt, x, w, g);
   const tiling = tuning.gemm(m, n, k, false);
   const plan = planGemm(m, n, k, tiling, tuning.targetGroups, false);
   const out = rt.alloc(m * n);
@@ -298,6 +305,7 @@ export function conv2dBackwardInput(
   const m = g.c;
   if (m * g.n * g.h * g.w === 0) return rt.alloc(0);
   if (tuning.directConv && directConvApplies(rt, g)) return conv3x3Direct(rt, dy, w, g.n, g.k, g.h, g.w, g.c, true);
+  if (tuning.directConv && pointwiseInputGradApplies(rt, g)) return conv1x1DirectInputGrad(rt, dy, w, g);
   // Stride s cuts dx into s² phases, each a dense product over only the taps that reach it (the others
   // would multiply zeros); pixels no tap reaches stay zero.
   const phases = backwardInputPhases(g).filter((p) => p.hp * p.wp > 0);

@@ -50,10 +50,19 @@ export function directConvApplies(rt: Pick<GpuRuntime, "textureFits">, g: ConvGe
 
 /** WGSL: the border masks of the segment's pixels (may row oy∓1, column ox∓1 be read?), from `p0`. */
 function borderMasks(indent: string): string {
-  return range(RN).map((j) =>
-    `${indent}let oy${j} = (p0 + ${j}u) / u.W; let ox${j} = p0 + ${j}u - oy${j} * u.W;
-${indent}let up${j} = oy${j} > 0u; let dn${j} = oy${j} + 1u < u.H; let lf${j} = ox${j} > 0u; let rt${j} = ox${j} + 1u < u.W;`
-  ).join("\n");
+  // One division for the segment; pixel j is ⌊(ox + j) / W⌋ ≤ 4 rows further (W ≥ 4, j < 16), found by
+  // comparisons (a vector division is eight scalar ones on a CPU).
+  const lines = [`${indent}let oy = p0 / u.W; let ox = p0 - oy * u.W;`];
+  for (const j of range(RN)) {
+    const wraps = range(4).map((q) => `select(0u, 1u, ox + ${j}u >= ${q + 1}u * u.W)`).join(" + ");
+    lines.push(
+      `${indent}let dr${j} = ${
+        j === 0 ? "0u" : wraps
+      }; let oy${j} = oy + dr${j}; let ox${j} = ox + ${j}u - dr${j} * u.W;
+${indent}let up${j} = oy${j} > 0u; let dn${j} = oy${j} + 1u < u.H; let lf${j} = ox${j} > 0u; let rt${j} = ox${j} + 1u < u.W;`,
+    );
+  }
+  return lines.join("\n");
 }
 
 /**
@@ -86,36 +95,47 @@ function shiftedRow(indent: string, value: (j: number) => string, b: string, ky:
 }
 
 function packKernel(): KernelSpec {
-  const key = "conv3x3_pack";
+  const key = "conv_direct_pack";
   return defineKernel(key, () => ({
     key,
     op: "conv2d",
     bindings: [{ name: "w", access: "read" }, { name: "p", access: "read_write" }],
-    params: [["KO", "u32"], ["CI", "u32"], ["KPAD", "u32"], ["flip", "u32"], ["total", "u32"]],
+    params: [["KO", "u32"], ["CI", "u32"], ["KPAD", "u32"], ["T", "u32"], ["flip", "u32"], ["total", "u32"]],
     workgroupSize: 64,
     body: `${wgslEntry(64)}
   let i = group * 64u + lidx;
   if (i >= u.total) { return; }
   let ko = i % u.KPAD;
   let rest = i / u.KPAD;
-  let tap = rest % 9u;
-  let ci = rest / 9u;
+  let tap = rest % u.T;
+  let ci = rest / u.T;
   var v = 0.0;
   if (ko < u.KO) {
-    // forward: w [KO][CI][3][3]; flipped (input gradient): w [CI][KO][3][3], taps reversed
-    v = select(w[(ko * u.CI + ci) * 9u + tap], w[(ci * u.KO + ko) * 9u + 8u - tap], u.flip == 1u);
+    // forward: w [KO][CI][T]; flipped (input gradient): w [CI][KO][T], taps reversed
+    v = select(w[(ko * u.CI + ci) * u.T + tap], w[(ci * u.KO + ko) * u.T + u.T - 1u - tap], u.flip == 1u);
   }
   p[i] = v;
 }`,
   }));
 }
 
-/** The filter packed for the direct kernels: `[cin][3][3][kpad]`, `kpad` = `kout` rounded up to `RM`. */
-function packFilter(rt: GpuRuntime, w: GpuBuffer, kout: number, cin: number, flip: boolean): GpuBuffer {
-  const kpad = Math.ceil(kout / RM) * RM;
-  const packedSize = cin * 9 * kpad;
+/**
+ * The filter `[kout][cin][taps]` (flipped: `[cin][kout][taps]`, taps reversed) packed for the direct
+ * kernels as `[cin][taps][kpad]`, output channels innermost and `kpad` = `kout` rounded up to `block`.
+ */
+export function packFilter(
+  rt: GpuRuntime,
+  w: GpuBuffer,
+  kout: number,
+  cin: number,
+  taps: number,
+  block: number,
+  flip: boolean,
+): GpuBuffer {
+  const kpad = Math.ceil(kout / block) * block;
+  const packedSize = cin * taps * kpad;
   const packed = rt.alloc(packedSize);
-  rt.run(packKernel(), [w, packed], [kout, cin, kpad, flip ? 1 : 0, packedSize], groupsFor(packedSize, 64));
+  rt.run(packKernel(), [w, packed], [kout, cin, kpad, taps, flip ? 1 : 0, packedSize], groupsFor(packedSize, 64));
   return packed;
 }
 
@@ -200,7 +220,7 @@ export function conv3x3Direct(
   flip: boolean,
 ): GpuBuffer {
   const kpad = Math.ceil(kout / RM) * RM;
-  const packed = packFilter(rt, w, kout, cin, flip);
+  const packed = packFilter(rt, w, kout, cin, 9, RM, flip);
   const hw = h * width;
   const out = rt.alloc(n * kout * hw);
   const segs = hw / RN, total = n * segs, mgroups = kpad / RM;
@@ -307,7 +327,7 @@ function directS2Kernel(RN2: number): KernelSpec {
 
 /** `y [n, k, h/2, w/2]`: the 3×3 convolution with stride 2 and padding 1 of `x [n, c, h, w]` (h, w even). */
 export function conv3x3DirectS2(rt: GpuRuntime, x: GpuBuffer, w: GpuBuffer, g: ConvGeometry): GpuBuffer {
-  const packed = packFilter(rt, w, g.k, g.c, false);
+  const packed = packFilter(rt, w, g.k, g.c, 9, RM, false);
   const ohw = g.oh * g.ow;
   const out = rt.alloc(g.n * g.k * ohw);
   const run = s2Run(g.ow);
@@ -324,7 +344,7 @@ export function conv3x3DirectS2(rt: GpuRuntime, x: GpuBuffer, w: GpuBuffer, g: C
 
 /** Output channels and input channels of one invocation of the filter gradient. */
 const GM = 8;
-const GC = 2;
+const GC = 4;
 
 function filterGradKernel(): KernelSpec {
   const key = `conv3x3_direct_dw_r${GM}x${GC}x${RN}`;
@@ -360,12 +380,9 @@ function filterGradKernel(): KernelSpec {
           L.push(shiftedRow("          ", (j) => texelRowFloat("T", j + kx - 1), "b", ky, kx));
           const tap = ky * 3 + kx;
           for (const i of range(GM)) {
-            const terms = range(RN).map((j) => `D${i}${Math.floor(j / 4)}.${"xyzw"[j % 4]} * b${j}`);
-            // Four partial chains, so the adds do not wait on each other.
-            const chains = range(4).map((r) => terms.filter((_, j) => j % 4 === r).join(" + "));
-            L.push(
-              `          a${i}_${c}_${tap} += (${chains[0]}) + (${chains[1]}) + ((${chains[2]}) + (${chains[3]}));`,
-            );
+            let e = `a${i}_${c}_${tap}`;
+            for (const j of range(RN)) e = `fma(D${i}${Math.floor(j / 4)}.${"xyzw"[j % 4]}, b${j}, ${e})`;
+            L.push(`          a${i}_${c}_${tap} = ${e};`);
           }
           L.push(`        }`);
         }

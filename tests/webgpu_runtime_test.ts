@@ -349,3 +349,26 @@ gpuTest("a disposed backend refuses further work", async () => {
 });
 
 if (noAdapter) Deno.test({ name: `webgpu tests need an adapter: ${reason}`, ignore: true, fn() {} });
+
+gpuTest("a kept texture copy never outlives the contents it copied (in-place update, free and reuse)", async () => {
+  // Every read-only operand through a texture, so each read below goes through the kept copies.
+  const b = await create({ textureMinFloats: 1 }) as WebGpuBackend;
+  try {
+    const n = 5000;
+    const x0 = seeded(n, 1), g = seeded(n, 2);
+    const x = b.upload(x0), grad = b.upload(g), mom = b.upload(new Float32Array(n));
+    const twice = (v: Float32Array) => v.map((e) => Math.fround(2 * e));
+    // Read through a texture (the copy is kept), update in place, read again: the new contents.
+    assertAgree("before the update", await b.download(b.unary("affine", x, 2, 0)), twice(x0), EXACT);
+    b.sgdUpdate(x, grad, mom, { lr: 0.5, momentum: 0, weightDecay: 0 });
+    const x1 = x0.map((e, i) => Math.fround(e - Math.fround(0.5 * g[i])));
+    assertAgree("after the update", await b.download(b.unary("affine", x, 2, 0)), twice(x1), EXACT);
+    // A freed buffer's memory comes back with other contents: no copy of the old ones may answer.
+    b.free(x);
+    const y0 = seeded(n, 3);
+    const y = b.upload(y0);
+    assertAgree("after reuse", await b.download(b.unary("affine", y, 2, 0)), twice(y0), EXACT);
+  } finally {
+    b.dispose();
+  }
+});

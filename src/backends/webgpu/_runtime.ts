@@ -17,7 +17,7 @@ import type { DeviceBuffer } from "../backend.ts";
 import { BufferPool } from "./_buffer_pool.ts";
 import { type Grid, gridFor } from "./_dispatch.ts";
 import type { KernelSpec } from "./_kernel.ts";
-import { TexturePool, textureReadable, textureVariant } from "./_texture.ts";
+import { type GpuTexture, TexturePool, textureReadable, textureVariant } from "./_texture.ts";
 
 /** A buffer of the webgpu backend. */
 export class GpuBuffer implements DeviceBuffer {
@@ -76,6 +76,9 @@ interface CompiledKernel {
 const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 const STAGING_USAGE = GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST;
 
+/** Bytes of texture copies kept for later kernels (beyond it, copies serve one dispatch). */
+const MAX_TEXTURE_COPY_BYTES = 2 ** 30;
+
 function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(bytes % 2 ** 20 ? 1 : 0)} MiB`;
 }
@@ -91,6 +94,13 @@ export class GpuRuntime {
   readonly #options: RuntimeOptions;
   /** Serial of the last batch whose commands use each GPU buffer (pooled buffers outlive their wrappers). */
   readonly #lastUse = new WeakMap<GPUBuffer, number>();
+  /**
+   * The texture copy of each buffer's current contents, kept for the next kernel that reads the buffer
+   * through a texture (an activation is read by several: batch-norm statistics, their application, the
+   * next convolution). Dropped when the buffer is written, released or handed out again.
+   */
+  readonly #textureCopies = new Map<GPUBuffer, GpuTexture>();
+  #textureCopyBytes = 0;
 
   // The batch being recorded.
   #encoder: GPUCommandEncoder | undefined;
@@ -124,7 +134,7 @@ export class GpuRuntime {
     this.limits = device.limits;
     this.#pool = new BufferPool(device, STORAGE_USAGE, "at/core tensor", options.maxPooledBytes);
     this.#staging = new BufferPool(device, STAGING_USAGE, "at/core staging", 64 * 2 ** 20);
-    this.#textures = new TexturePool(device, 256 * 2 ** 20);
+    this.#textures = new TexturePool(device, options.maxPooledBytes);
     this.#slotBytes = Math.max(256, device.limits.minUniformBufferOffsetAlignment);
     this.#uniformRing = device.createBuffer({
       size: this.#slotBytes * options.maxBatch,
@@ -193,7 +203,9 @@ export class GpuRuntime {
         })`,
       );
     }
-    return new GpuBuffer(size, this.#pool.acquire(bytes).buffer, this);
+    const { buffer } = this.#pool.acquire(bytes);
+    this.#dropTextureCopy(buffer);
+    return new GpuBuffer(size, buffer, this);
   }
 
   /** A buffer of `size` zeros. */
@@ -201,6 +213,7 @@ export class GpuRuntime {
     this.check();
     const bytes = Math.max(4, size * 4);
     const { buffer, fresh } = this.#pool.acquire(bytes);
+    this.#dropTextureCopy(buffer);
     const out = new GpuBuffer(size, buffer, this);
     if (!fresh && size > 0) this.#encoderFor(out).clearBuffer(buffer, 0, size * 4);
     return out;
@@ -223,7 +236,29 @@ export class GpuRuntime {
     if (buffer.freed) throw new Error(`webgpu free: a buffer of ${buffer.size} floats was freed twice`);
     const gpu = buffer.take();
     if (this.#destroyed) return;
+    this.#dropTextureCopy(gpu);
     this.#pool.release(gpu);
+  }
+
+  /** Gives the texture copy of `gpu`'s contents, if any, back to the texture pool. */
+  #dropTextureCopy(gpu: GPUBuffer): void {
+    const t = this.#textureCopies.get(gpu);
+    if (!t) return;
+    this.#textureCopies.delete(gpu);
+    this.#textureCopyBytes -= t.bytes;
+    this.#textures.release(t);
+  }
+
+  /** The texture copy of `b`'s contents: the kept one, or a new copy recorded into `encoder` (kept if room). */
+  #textureCopy(encoder: GPUCommandEncoder, b: GpuBuffer): { texture: GpuTexture; kept: boolean } {
+    const hit = this.#textureCopies.get(b.gpu);
+    if (hit && hit.floats >= b.size) return { texture: hit, kept: true };
+    this.#dropTextureCopy(b.gpu);
+    const texture = this.#textures.copyFrom(encoder, b.gpu, b.size);
+    if (this.#textureCopyBytes + texture.bytes > MAX_TEXTURE_COPY_BYTES) return { texture, kept: false };
+    this.#textureCopies.set(b.gpu, texture);
+    this.#textureCopyBytes += texture.bytes;
+    return { texture, kept: true };
   }
 
   /** Copies `size` floats from `src` into a new buffer, in queue order. */
@@ -373,7 +408,7 @@ export class GpuRuntime {
     if (this.#dispatches >= this.#options.maxBatch) this.flush();
     const encoder = this.#encoderFor(...buffers);
     const textures = buffers.map((b, i) =>
-      kernel.bindings[i].type === "texture" ? this.#textures.copyFrom(encoder, b.gpu, b.size) : undefined
+      kernel.bindings[i].type === "texture" ? this.#textureCopy(encoder, b) : undefined
     );
 
     const slot = this.#dispatches++;
@@ -391,7 +426,7 @@ export class GpuRuntime {
     device.pushErrorScope("validation");
     const entries: GPUBindGroupEntry[] = buffers.map((b, binding) => ({
       binding,
-      resource: textures[binding]?.view ?? { buffer: b.gpu, offset: 0, size: Math.max(4, b.size * 4) },
+      resource: textures[binding]?.texture.view ?? { buffer: b.gpu, offset: 0, size: Math.max(4, b.size * 4) },
     }));
     entries.push({
       binding: buffers.length,
@@ -414,8 +449,12 @@ export class GpuRuntime {
     pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
     pass.end();
     this.#watch(device.popErrorScope(), `kernel ${kernel.key} (${kernel.op}, grid ${grid.join("x")})`);
-    // Later commands are recorded after this one: the textures may serve them again.
-    for (const t of textures) if (t) this.#textures.release(t);
+    // Later commands are recorded after this one: the textures may serve them again. A buffer this
+    // kernel writes no longer matches its texture copy.
+    for (const t of textures) if (t && !t.kept) this.#textures.release(t.texture);
+    for (let i = 0; i < buffers.length; i++) {
+      if (kernel.bindings[i].access === "read_write") this.#dropTextureCopy(buffers[i].gpu);
+    }
   }
 
   #encoderFor(...buffers: GpuBuffer[]): GPUCommandEncoder {
@@ -494,6 +533,7 @@ export class GpuRuntime {
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
+    this.#textureCopies.clear();
     this.#pool.clear();
     this.#staging.clear();
     this.#textures.clear();

@@ -42,9 +42,13 @@ export class GpuTexture {
   #texture: GPUTexture | undefined;
   readonly view: GPUTextureView;
 
+  /** Bytes of the texture (its whole height). */
+  readonly bytes: number;
+
   constructor(texture: GPUTexture, readonly floats: number) {
     this.#texture = texture;
     this.view = texture.createView();
+    this.bytes = texture.height * ROW_BYTES;
   }
 
   /** Detaches the texture (for the pool); throws when already detached. */

@@ -314,6 +314,7 @@ const bnCase = fc.record({
   hw: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 20 })),
   momentum: fc.double({ min: 0, max: 1, noNaN: true }),
   eps: fc.constantFrom(1e-5, 1e-3),
+  relu: fc.boolean(),
 });
 
 Deno.test({ name: "cudnn: batch norm training, inference and backward agree with cpu", ignore }, async () => {

@@ -3,7 +3,12 @@
 import fc from "fast-check";
 import type { BinaryOp, ConvGeometry, PoolGeometry, UnaryOp } from "../src/backends/backend.ts";
 import { unaryScalar } from "../src/backends/cpu/elementwise.ts";
-import { directConvApplies, directConvS2Applies } from "../src/backends/webgpu/_conv_direct.ts";
+import { directConvApplies } from "../src/backends/webgpu/_conv_direct.ts";
+import {
+  stride2ConvApplies,
+  stride2FilterGradApplies,
+  stride2InputGradApplies,
+} from "../src/backends/webgpu/_conv_stride2.ts";
 import { pointwiseConvApplies, pointwiseInputGradApplies } from "../src/backends/webgpu/_conv_pointwise.ts";
 import { agree, assertAgree, cpu, EXACT, gpuOther, noAdapter, OP, RUNS, seeded, webgpu } from "./_webgpu.ts";
 
@@ -268,7 +273,14 @@ test("the direct kernels' geometries are the ones they take", () => {
     fc.property(pointwiseGeometry, (g) => pointwiseInputGradApplies(fits, g) === (g.stride === 1)),
   );
   fc.assert(fc.property(directGeometry, (g) => directConvApplies(fits, g)));
-  fc.assert(fc.property(directS2Geometry, (g) => directConvS2Applies(fits, g) && !directConvApplies(fits, g)));
+  fc.assert(
+    fc.property(
+      directS2Geometry,
+      (g) =>
+        stride2ConvApplies(fits, g) && stride2FilterGradApplies(fits, g) &&
+        stride2InputGradApplies(fits, g) === (g.w % 16 === 0) && !directConvApplies(fits, g),
+    ),
+  );
   return Promise.resolve();
 });
 
@@ -322,16 +334,17 @@ test("batch norm (training forward with running statistics, inference, backward)
     ),
     momentum: fc.double({ min: 0, max: 1, noNaN: true }),
     shift: fc.double({ min: -3, max: 3, noNaN: true }),
+    relu: fc.boolean(),
     seed,
   });
   await fc.assert(
-    fc.asyncProperty(arb, async ({ n, c, hw, momentum, shift, seed }) => {
-      const g = { n, c, hw, eps: 1e-5 };
+    fc.asyncProperty(arb, async ({ n, c, hw, momentum, shift, relu, seed }) => {
+      const g = { n, c, hw, eps: 1e-5, relu };
       const x = seeded(n * c * hw, seed, shift - 1, shift + 1);
       const gamma = seeded(c, seed + 1, 0.5, 1.5), beta = seeded(c, seed + 2);
       const rm = seeded(c, seed + 3), rv = seeded(c, seed + 4, 0.5, 2);
       const dy = seeded(n * c * hw, seed + 5);
-      const name = `[${n}, ${c}, ${hw}] momentum ${momentum.toFixed(3)}`;
+      const name = `[${n}, ${c}, ${hw}] momentum ${momentum.toFixed(3)}${relu ? " relu" : ""}`;
       await agree(`batchNormTrain ${name}`, [x, gamma, beta, rm, rv], (b, [xb, gb, bb, m, v]) => {
         const r = b.batchNormTrain(xb, gb, bb, m, v, momentum, g);
         return { y: r.y, mean: r.mean, invstd: r.invstd, runningMean: r.runningMean, runningVar: r.runningVar };

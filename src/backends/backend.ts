@@ -97,6 +97,12 @@ export interface BatchNormGeometry {
   readonly hw: number;
   /** Added to the variance. */
   readonly eps: number;
+  /**
+   * Forward passes only: apply `max(·, 0)` to the output, as a ReLU after the normalisation would (with
+   * a NaN giving 0, as `unary("max")` does). The backward pass stays that of the normalisation alone:
+   * the caller masks the gradient with the ReLU's.
+   */
+  readonly relu?: boolean;
 }
 
 /** The buffers a training-mode batch norm produces. */

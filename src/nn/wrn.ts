@@ -148,21 +148,22 @@ export function wrn(config: WrnConfig): Network {
       throw new RangeError(`wrn: expects images [N, 3, H, W], got ${fmtShape(x.shape)}`);
     }
     const newStats: TensorRecord = {};
-    const bn = (v: Tensor, base: string): Tensor => {
+    // Every batch norm of the network is followed by a ReLU: one fused call (see BatchNormOptions.relu).
+    const bnRelu = (v: Tensor, base: string): Tensor => {
       const r = batchNorm(v, {
         weight: params[`${base}.weight`],
         bias: params[`${base}.bias`],
         runningMean: stats[`${base}.running_mean`],
         runningVar: stats[`${base}.running_var`],
-      }, { training: train });
+      }, { training: train, relu: true });
       newStats[`${base}.running_mean`] = r.runningMean;
       newStats[`${base}.running_var`] = r.runningVar;
       return r.y;
     };
     const block = (v: Tensor, base: string, stride: number): Tensor => {
-      const o1 = bn(v, `${base}.bn0`).relu();
+      const o1 = bnRelu(v, `${base}.bn0`);
       const y = conv2d(o1, params[`${base}.conv0`], { stride, pad: 1 });
-      const o2 = bn(y, `${base}.bn1`).relu();
+      const o2 = bnRelu(y, `${base}.bn1`);
       const z = conv2d(o2, params[`${base}.conv1`], { stride: 1, pad: 1 });
       const dim = params[`${base}.convdim`];
       return z.add(dim ? conv2d(o1, dim, { stride }) : v);
@@ -175,7 +176,7 @@ export function wrn(config: WrnConfig): Network {
     const g0 = group(h, 0, 1);
     const g1 = group(g0, 1, 2);
     const g2 = group(g1, 2, 2);
-    const o = bn(g2, "bn").relu();
+    const o = bnRelu(g2, "bn");
     const pooled = avgPool2d(o, { kernel: o.shape[2], stride: 1 }).reshape([x.shape[0], -1]);
     const logits = linear(pooled, params["fc.weight"], params["fc.bias"]);
     return { logits, groups: [g0, g1, g2], stats: newStats };

@@ -82,10 +82,10 @@ function planeUnit(g: PoolGeometry): number {
 
 /** Batch-norm geometry as 4 numbers (momentum, where used, follows). */
 export function batchNormArgs(g: BatchNormGeometry): number[] {
-  return [g.n, g.c, g.hw, g.eps];
+  return [g.n, g.c, g.hw, g.eps, g.relu ? 1 : 0];
 }
 function batchNormGeometry(a: ArrayLike<number>): BatchNormGeometry {
-  return { n: a[0] | 0, c: a[1] | 0, hw: a[2] | 0, eps: a[3] };
+  return { n: a[0] | 0, c: a[1] | 0, hw: a[2] | 0, eps: a[3], relu: a[4] === 1 };
 }
 
 /** `[rank, ...shape, ...stridesA, ...stridesB]` for the strided elementwise kernels. */
@@ -159,7 +159,7 @@ export const TASKS = {
   batchNormTrain(b, a, claim) {
     const g = batchNormGeometry(a);
     const out = { y: b[5], mean: b[6], invstd: b[7], runningMean: b[8], runningVar: b[9] };
-    forEachRange(g.c, 1, claim, (lo, hi) => bn.batchNormTrain(b[0], b[1], b[2], b[3], b[4], a[4], g, out, lo, hi));
+    forEachRange(g.c, 1, claim, (lo, hi) => bn.batchNormTrain(b[0], b[1], b[2], b[3], b[4], a[5], g, out, lo, hi));
   },
   /** `[x, gamma, beta, runningMean, runningVar, y]`, bn geometry. */
   batchNormInference(b, a, claim) {

@@ -51,10 +51,7 @@ export function batchNormTrain(
     const invstd = 1 / Math.sqrt(variance + eps);
     const scale = gamma[ch] * invstd;
     const shift = beta[ch] - mean * scale;
-    for (let b = 0; b < n; b++) {
-      const base = (b * c + ch) * hw;
-      for (let i = 0; i < hw; i++) out.y[base + i] = x[base + i] * scale + shift;
-    }
+    apply(x, out.y, ch, scale, shift, g);
     out.mean[ch] = mean;
     out.invstd[ch] = invstd;
     const unbiased = count > 1 ? ss / (count - 1) : variance;
@@ -75,12 +72,25 @@ export function batchNormInference(
   lo = 0,
   hi: number = g.c,
 ): void {
-  const { n, c, hw, eps } = g;
+  const { eps } = g;
   for (let ch = lo; ch < hi; ch++) {
     const scale = gamma[ch] / Math.sqrt(runningVar[ch] + eps);
     const shift = beta[ch] - runningMean[ch] * scale;
-    for (let b = 0; b < n; b++) {
-      const base = (b * c + ch) * hw;
+    apply(x, y, ch, scale, shift, g);
+  }
+}
+
+/** `y = x · scale + shift` over channel `ch`, then `max(·, 0)` with `g.relu` (a NaN gives 0). */
+function apply(x: Float32Array, y: Float32Array, ch: number, scale: number, shift: number, g: BatchNormGeometry): void {
+  const { n, c, hw } = g;
+  for (let b = 0; b < n; b++) {
+    const base = (b * c + ch) * hw;
+    if (g.relu) {
+      for (let i = 0; i < hw; i++) {
+        const v = Math.fround(x[base + i] * scale + shift);
+        y[base + i] = v > 0 ? v : 0;
+      }
+    } else {
       for (let i = 0; i < hw; i++) y[base + i] = x[base + i] * scale + shift;
     }
   }

@@ -400,7 +400,15 @@ export class CudnnBackend implements Backend {
       k.args.begin().ptr(out.runningMean.ptr).ptr(out.runningVar.ptr).ptr(out.mean.ptr).i32(g.c).f64(momentum);
       k.launch("at_bn_running_count1", k.gridFor(g.c, BLOCK), BLOCK);
     }
-    return out;
+    return { ...out, y: this.#reluIf(g, out.y) };
+  }
+
+  /** `max(y, 0)` in place of `y` when the geometry asks for the ReLU (see BatchNormGeometry.relu). */
+  #reluIf<B extends DeviceBuffer>(g: BatchNormGeometry, y: B): B | DeviceBuffer {
+    if (!g.relu) return y;
+    const r = this.unary("max", y, 0, 0);
+    this.free(y);
+    return r;
   }
 
   batchNormInference(
@@ -416,7 +424,7 @@ export class CudnnBackend implements Backend {
     const out = this.#alloc(x.size);
     if (out.size === 0) return out;
     this.#bn.inference(px, pg, pb, pm, pv, out.ptr, g);
-    return out;
+    return this.#reluIf(g, out);
   }
 
   batchNormBackward(

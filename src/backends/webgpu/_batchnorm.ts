@@ -257,7 +257,8 @@ function channelwiseKernel(
     ],
     params: [["n", "u32"], ["c", "u32"], ["hw", "u32"]],
     workgroupSize: WG,
-    body: `${wgslEntry(WG)}
+    body: `fn relu(v: ${type}) -> ${type} { return select(${type}(0.0), v, v > ${type}(0.0)); }
+${wgslEntry(WG)}
   let i = group * ${WG}u + lidx;
   if (i >= u.n) { return; }
   let k = coef[(i / (u.hw / ${per}u)) % u.c];
@@ -267,18 +268,22 @@ function channelwiseKernel(
   }));
 }
 
-/** `y = x · scale[ch] + shift[ch]` (coefficients as `(scale, shift)` pairs). */
+/**
+ * `y = x · scale[ch] + shift[ch]` (coefficients as `(scale, shift)` pairs), then `max(y, 0)` with
+ * `g.relu` (a select, so that a NaN gives 0 as `unary("max")` does).
+ */
 function apply(rt: GpuRuntime, x: GpuBuffer, coef: GpuBuffer, y: GpuBuffer, g: BatchNormGeometry): void {
   const walk = walkOf(g.hw);
   const splat = (v: string) => walk === "f32" ? v : `vec4f(${v})`;
+  const affine = (at: string) => `fma(x[${at}], ${splat("k.x")}, ${splat("k.y")})`;
   const kernel = channelwiseKernel(
-    "bn_apply",
+    g.relu ? "bn_apply_relu" : "bn_apply",
     "batchNorm",
     walk,
     ["x"],
     "vec2f",
     "y",
-    (at) => `fma(x[${at}], ${splat("k.x")}, ${splat("k.y")})`,
+    g.relu ? (at) => `relu(${affine(at)})` : affine,
   );
   const n = walkItems(walk, x.size);
   rt.run(kernel, [x, coef, y], [n, g.c, g.hw], groupsFor(n, WG));

@@ -14,13 +14,15 @@
  */
 import type { ConvGeometry } from "../backend.ts";
 import { gemmKernel, type GemmOperands, planGemm, runGemm } from "./_gemm.ts";
+import { conv3x3Direct, conv3x3DirectFilterGrad, directConvApplies } from "./_conv_direct.ts";
 import {
-  conv3x3Direct,
-  conv3x3DirectFilterGrad,
   conv3x3DirectS2,
-  directConvApplies,
-  directConvS2Applies,
-} from "./_conv_direct.ts";
+  conv3x3S2FilterGrad,
+  conv3x3S2InputGrad,
+  stride2ConvApplies,
+  stride2FilterGradApplies,
+  stride2InputGradApplies,
+} from "./_conv_stride2.ts";
 import {
   conv1x1Direct,
   conv1x1DirectInputGrad,
@@ -284,7 +286,7 @@ export function conv2d(rt: GpuRuntime, tuning: Tuning, x: GpuBuffer, w: GpuBuffe
   if (m * n === 0) return rt.alloc(0);
   if (k === 0) return rt.zeros(m * n);
   if (tuning.directConv && directConvApplies(rt, g)) return conv3x3Direct(rt, x, w, g.n, g.c, g.h, g.w, g.k, false);
-  if (tuning.directConv && directConvS2Applies(rt, g)) return conv3x3DirectS2(rt, x, w, g);
+  if (tuning.directConv && stride2ConvApplies(rt, g)) return conv3x3DirectS2(rt, x, w, g);
   if (tuning.directConv && pointwiseConvApplies(rt, g)) return conv1x1Direct(rt, x, w, g);
   const tiling = tuning.gemm(m, n, k, false);
   const plan = planGemm(m, n, k, tiling, tuning.targetGroups, false);
@@ -306,6 +308,7 @@ export function conv2dBackwardInput(
   if (m * g.n * g.h * g.w === 0) return rt.alloc(0);
   if (tuning.directConv && directConvApplies(rt, g)) return conv3x3Direct(rt, dy, w, g.n, g.k, g.h, g.w, g.c, true);
   if (tuning.directConv && pointwiseInputGradApplies(rt, g)) return conv1x1DirectInputGrad(rt, dy, w, g);
+  if (tuning.directConv && stride2InputGradApplies(rt, g)) return conv3x3S2InputGrad(rt, dy, w, g);
   // Stride s cuts dx into s² phases, each a dense product over only the taps that reach it (the others
   // would multiply zeros); pixels no tap reaches stay zero.
   const phases = backwardInputPhases(g).filter((p) => p.hp * p.wp > 0);
@@ -347,6 +350,7 @@ export function conv2dBackwardFilter(
   if (m * n === 0) return rt.alloc(0);
   if (k === 0) return rt.zeros(m * n);
   if (tuning.directConv && directConvApplies(rt, g)) return conv3x3DirectFilterGrad(rt, x, dy, g);
+  if (tuning.directConv && stride2FilterGradApplies(rt, g)) return conv3x3S2FilterGrad(rt, x, dy, g);
   const tiling = tuning.gemm(m, n, k, true);
   const plan = planGemm(m, n, k, tiling, tuning.targetGroups, true);
   const kernel = gemmKernel(backwardFilterOperands(k >= FAST_DIV_LIMIT), tiling);

@@ -76,7 +76,7 @@ function fetchRow(indent: string, t: string, base: string, ky: number): string {
 }
 
 /** WGSL: float `f` of the row fetched by {@linkcode fetchRow} into texels `${t}…` (−4 ≤ f < RN + 4). */
-function texelRowFloat(t: string, f: number): string {
+export function texelRowFloat(t: string, f: number): string {
   return `${t}${Math.floor((f + 4) / 4)}.${"xyzw"[(f + 4) % 4]}`;
 }
 
@@ -228,114 +228,6 @@ export function conv3x3Direct(
     directKernel(),
     [x, packed, out],
     [cin, h, width, hw, kout, kpad / 4, segs, total, mgroups],
-    mgroups * groupsFor(total, LANES),
-  );
-  rt.release(packed);
-  return out;
-}
-
-/** Output pixels per invocation of the stride-2 kernel (a run of an output row): the longest that divides `ow`. */
-function s2Run(ow: number): number {
-  return ow % 16 === 0 ? 16 : 8;
-}
-
-/** Whether the stride-2 direct kernel computes this convolution's forward pass. */
-export function directConvS2Applies(rt: Pick<GpuRuntime, "textureFits">, g: ConvGeometry): boolean {
-  return g.r === 3 && g.s === 3 && g.stride === 2 && g.pad === 1 && g.h % 2 === 0 && g.w % 2 === 0 &&
-    g.ow % 8 === 0 && g.n * g.c * g.k > 0 && rt.textureFits(g.n * g.c * g.h * g.w) &&
-    rt.textureFits(g.c * 9 * (Math.ceil(g.k / RM) * RM));
-}
-
-/**
- * The stride-2 forward kernel: `RM` output channels × `RN2` (8 or 16) consecutive pixels of one output row. With
- * even `h` and `w` the taps reach past the top row and the left column only; each input row of a segment
- * is `2·RN2 + 1` floats from column `2·ox0 − 1`, fetched as `RN2/2 + 1` aligned texels.
- */
-function directS2Kernel(RN2: number): KernelSpec {
-  const key = `conv3x3_direct_s2_r${RM}x${RN2}`;
-  return defineKernel(key, () => {
-    const L: string[] = [wgslTexel("x"), wgslTexel("wp"), wgslEntry(LANES)];
-    L.push(`  let mg = group % u.mgroups;
-  let seg = (group / u.mgroups) * ${LANES}u + lidx;
-  let sv = min(seg, u.total - 1u);
-  let img = sv / u.segs;
-  let p0 = (sv - img * u.segs) * ${RN2}u;
-  let oy = p0 / u.OW;
-  let ox0 = p0 - oy * u.OW;
-  let up = oy > 0u;
-  let lf = ox0 > 0u;`);
-    for (const i of range(RM)) L.push(`  ${range(RN2).map((j) => `var c${i}_${j} = 0.0;`).join(" ")}`);
-    L.push(`  for (var ch = 0u; ch < u.C; ch++) {
-    let base = i32((img * u.C + ch) * u.HW + 2u * ox0) + (2 * i32(oy) - 1) * i32(u.W);
-    let wbase = ch * 9u * u.KPAD4 + mg * ${RM / 4}u;`);
-    for (const ky of range(3)) {
-      L.push(`    let r${ky} = (base + ${ky} * i32(u.W)) >> 2u;`);
-      for (const t of range(RN2 / 2 + 2)) L.push(`    let R${ky}_${t} = x_texel(u32(r${ky} + ${t - 1}));`);
-    }
-    for (const tap of range(9)) {
-      for (const q of range(RM / 4)) L.push(`    let w${tap}_${q} = wp_texel(wbase + ${tap}u * u.KPAD4 + ${q}u);`);
-    }
-    for (const ky of range(3)) {
-      for (const kx of range(3)) {
-        for (const j of range(RN2)) {
-          const v = texelRowFloat(`R${ky}_`, 2 * j + kx - 1);
-          const conds = [ky === 0 ? "up" : "", kx === 0 && j === 0 ? "lf" : ""].filter((c) => c);
-          L.push(`    let b${ky * 3 + kx}_${j} = ${conds.length ? `select(0.0, ${v}, ${conds.join(" && ")})` : v};`);
-        }
-      }
-    }
-    for (const i of range(RM)) {
-      const w = (tap: number) => `w${tap}_${Math.floor(i / 4)}.${"xyzw"[i % 4]}`;
-      for (const j of range(RN2)) {
-        let e = `c${i}_${j}`;
-        for (const tap of range(9)) e = `fma(${w(tap)}, b${tap}_${j}, ${e})`;
-        L.push(`    c${i}_${j} = ${e};`);
-      }
-    }
-    L.push(`  }
-  if (seg >= u.total) { return; }`);
-    for (const i of range(RM)) {
-      L.push(`  { let m = mg * ${RM}u + ${i}u; if (m < u.K) { let at = ((img * u.K + m) * u.OHW + p0) / 4u;
-    ${
-        range(RN2 / 4).map((q) => `y[at + ${q}u] = vec4f(${range(4).map((j) => `c${i}_${4 * q + j}`).join(", ")});`)
-          .join(" ")
-      } } }`);
-    }
-    L.push(`}`);
-    return {
-      key,
-      op: "conv2d",
-      bindings: [
-        { name: "x", access: "read", type: "texture" },
-        { name: "wp", access: "read", type: "texture" },
-        { name: "y", access: "read_write", type: "vec4f" },
-      ],
-      params: [
-        ...PLANE_PARAMS,
-        ["OW", "u32"],
-        ["OHW", "u32"],
-        ["KPAD4", "u32"],
-        ["segs", "u32"],
-        ["total", "u32"],
-        ["mgroups", "u32"],
-      ],
-      workgroupSize: LANES,
-      body: L.join("\n"),
-    };
-  });
-}
-
-/** `y [n, k, h/2, w/2]`: the 3×3 convolution with stride 2 and padding 1 of `x [n, c, h, w]` (h, w even). */
-export function conv3x3DirectS2(rt: GpuRuntime, x: GpuBuffer, w: GpuBuffer, g: ConvGeometry): GpuBuffer {
-  const packed = packFilter(rt, w, g.k, g.c, 9, RM, false);
-  const ohw = g.oh * g.ow;
-  const out = rt.alloc(g.n * g.k * ohw);
-  const run = s2Run(g.ow);
-  const segs = ohw / run, total = g.n * segs, mgroups = Math.ceil(g.k / RM);
-  rt.run(
-    directS2Kernel(run),
-    [x, packed, out],
-    [g.c, g.h, g.w, g.h * g.w, g.k, g.ow, ohw, (mgroups * RM) / 4, segs, total, mgroups],
     mgroups * groupsFor(total, LANES),
   );
   rt.release(packed);

@@ -285,7 +285,9 @@ export function conv2d(rt: GpuRuntime, tuning: Tuning, x: GpuBuffer, w: GpuBuffe
   const m = g.k, n = g.n * g.oh * g.ow, k = g.c * g.r * g.s;
   if (m * n === 0) return rt.alloc(0);
   if (k === 0) return rt.zeros(m * n);
-  if (tuning.directConv && directConvApplies(rt, g)) return conv3x3Direct(rt, x, w, g.n, g.c, g.h, g.w, g.k, false);
+  if (tuning.directConv && directConvApplies(rt, g)) {
+    return conv3x3Direct(rt, x, w, { n: g.n, cin: g.c, h: g.h, w: g.w, kout: g.k }, false);
+  }
   if (tuning.directConv && stride2ConvApplies(rt, g)) return conv3x3DirectS2(rt, x, w, g);
   if (tuning.directConv && pointwiseConvApplies(rt, g)) return conv1x1Direct(rt, x, w, g);
   const tiling = tuning.gemm(m, n, k, false);
@@ -306,7 +308,9 @@ export function conv2dBackwardInput(
   checkConv("conv2dBackwardInput", g, { dy: [dy.size, g.n * g.k * g.oh * g.ow], w: [w.size, g.k * g.c * g.r * g.s] });
   const m = g.c;
   if (m * g.n * g.h * g.w === 0) return rt.alloc(0);
-  if (tuning.directConv && directConvApplies(rt, g)) return conv3x3Direct(rt, dy, w, g.n, g.k, g.h, g.w, g.c, true);
+  if (tuning.directConv && directConvApplies(rt, g)) {
+    return conv3x3Direct(rt, dy, w, { n: g.n, cin: g.k, h: g.h, w: g.w, kout: g.c }, true);
+  }
   if (tuning.directConv && pointwiseInputGradApplies(rt, g)) return conv1x1DirectInputGrad(rt, dy, w, g);
   if (tuning.directConv && stride2InputGradApplies(rt, g)) return conv3x3S2InputGrad(rt, dy, w, g);
   // Stride s cuts dx into s² phases, each a dense product over only the taps that reach it (the others

@@ -7,23 +7,27 @@
  * @module
  */
 import type { ConvGeometry } from "../backend.ts";
-import { packFilter, texelRowFloat } from "./_conv_direct.ts";
-import { groupsFor, wgslEntry } from "./_dispatch.ts";
+import {
+  blockKernel,
+  filterGradKernel,
+  lane,
+  LANES,
+  PLANE_PARAMS,
+  planeValues,
+  range,
+  runBlockKernel,
+  runFilterGrad,
+  texelRowFloat,
+  wgslChain,
+  wgslWeights,
+} from "./_conv_blocks.ts";
+import { wgslEntry } from "./_dispatch.ts";
 import { defineKernel, type KernelSpec } from "./_kernel.ts";
-import { sum } from "./_reduce.ts";
 import type { GpuBuffer, GpuRuntime } from "./_runtime.ts";
 import { wgslTexel } from "./_texture.ts";
 
 /** Output channels per invocation of the forward kernel. */
 const RM = 16;
-/** Invocations per workgroup: one 256-bit SIMD group of float32 lanes. */
-const LANES = 8;
-/** Uniforms the kernels start with: input channels, the input plane, output channels. */
-const PLANE_PARAMS = [["C", "u32"], ["H", "u32"], ["W", "u32"], ["HW", "u32"], ["K", "u32"]] as const;
-
-function range(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i);
-}
 
 /** Whether the stride-2 geometry is one the kernels of this file take. */
 function stride2Shape(g: ConvGeometry): boolean {
@@ -48,29 +52,19 @@ export function stride2ConvApplies(rt: Pick<GpuRuntime, "textureFits">, g: ConvG
  * is `2·RN2 + 1` floats from column `2·ox0 − 1`, fetched as `RN2/2 + 1` aligned texels.
  */
 function directS2Kernel(RN2: number): KernelSpec {
-  const key = `conv3x3_direct_s2_r${RM}x${RN2}`;
-  return defineKernel(key, () => {
-    const L: string[] = [wgslTexel("x"), wgslTexel("wp"), wgslEntry(LANES)];
-    L.push(`  let mg = group % u.mgroups;
-  let seg = (group / u.mgroups) * ${LANES}u + lidx;
-  let sv = min(seg, u.total - 1u);
-  let img = sv / u.segs;
-  let p0 = (sv - img * u.segs) * ${RN2}u;
-  let oy = p0 / u.OW;
+  const params = [...PLANE_PARAMS, ["OW", "u32"]] as const;
+  return blockKernel(`conv3x3_direct_s2_r${RM}x${RN2}`, "conv2d", RM, RN2, params, (L) => {
+    L.push(`  let oy = p0 / u.OW;
   let ox0 = p0 - oy * u.OW;
   let up = oy > 0u;
-  let lf = ox0 > 0u;`);
-    for (const i of range(RM)) L.push(`  ${range(RN2).map((j) => `var c${i}_${j} = 0.0;`).join(" ")}`);
-    L.push(`  for (var ch = 0u; ch < u.C; ch++) {
-    let base = i32((img * u.C + ch) * u.HW + 2u * ox0) + (2 * i32(oy) - 1) * i32(u.W);
-    let wbase = ch * 9u * u.KPAD4 + mg * ${RM / 4}u;`);
+  let lf = ox0 > 0u;
+  for (var ch = 0u; ch < u.C; ch++) {
+    let base = i32((img * u.C + ch) * u.HW + 2u * ox0) + (2 * i32(oy) - 1) * i32(u.W);`);
     for (const ky of range(3)) {
       L.push(`    let r${ky} = (base + ${ky} * i32(u.W)) >> 2u;`);
       for (const t of range(RN2 / 2 + 2)) L.push(`    let R${ky}_${t} = x_texel(u32(r${ky} + ${t - 1}));`);
     }
-    for (const tap of range(9)) {
-      for (const q of range(RM / 4)) L.push(`    let w${tap}_${q} = wp_texel(wbase + ${tap}u * u.KPAD4 + ${q}u);`);
-    }
+    L.push(wgslWeights("    ", RM, 9, "ch"));
     for (const ky of range(3)) {
       for (const kx of range(3)) {
         for (const j of range(RN2)) {
@@ -81,61 +75,19 @@ function directS2Kernel(RN2: number): KernelSpec {
       }
     }
     for (const i of range(RM)) {
-      const w = (tap: number) => `w${tap}_${Math.floor(i / 4)}.${"xyzw"[i % 4]}`;
       for (const j of range(RN2)) {
-        let e = `c${i}_${j}`;
-        for (const tap of range(9)) e = `fma(${w(tap)}, b${tap}_${j}, ${e})`;
-        L.push(`    c${i}_${j} = ${e};`);
+        L.push(`    ${wgslChain(`c${i}_${j}`, range(9).map((tap) => [lane(`w${tap}_`, i), `b${tap}_${j}`]))}`);
       }
     }
-    L.push(`  }
-  if (seg >= u.total) { return; }`);
-    for (const i of range(RM)) {
-      L.push(`  { let m = mg * ${RM}u + ${i}u; if (m < u.K) { let at = ((img * u.K + m) * u.OHW + p0) / 4u;
-    ${
-        range(RN2 / 4).map((q) => `y[at + ${q}u] = vec4f(${range(4).map((j) => `c${i}_${4 * q + j}`).join(", ")});`)
-          .join(" ")
-      } } }`);
-    }
-    L.push(`}`);
-    return {
-      key,
-      op: "conv2d",
-      bindings: [
-        { name: "x", access: "read", type: "texture" },
-        { name: "wp", access: "read", type: "texture" },
-        { name: "y", access: "read_write", type: "vec4f" },
-      ],
-      params: [
-        ...PLANE_PARAMS,
-        ["OW", "u32"],
-        ["OHW", "u32"],
-        ["KPAD4", "u32"],
-        ["segs", "u32"],
-        ["total", "u32"],
-        ["mgroups", "u32"],
-      ],
-      workgroupSize: LANES,
-      body: L.join("\n"),
-    };
+    L.push(`  }`);
   });
 }
 
 /** `y [n, k, h/2, w/2]`: the 3×3 convolution with stride 2 and padding 1 of `x [n, c, h, w]` (h, w even). */
 export function conv3x3DirectS2(rt: GpuRuntime, x: GpuBuffer, w: GpuBuffer, g: ConvGeometry): GpuBuffer {
-  const packed = packFilter(rt, w, g.k, g.c, 9, RM, false);
-  const ohw = g.oh * g.ow;
-  const out = rt.alloc(g.n * g.k * ohw);
-  const run = s2Run(g.ow);
-  const segs = ohw / run, total = g.n * segs, mgroups = Math.ceil(g.k / RM);
-  rt.run(
-    directS2Kernel(run),
-    [x, packed, out],
-    [g.c, g.h, g.w, g.h * g.w, g.k, g.ow, ohw, (mgroups * RM) / 4, segs, total, mgroups],
-    mgroups * groupsFor(total, LANES),
-  );
-  rt.release(packed);
-  return out;
+  const run = s2Run(g.ow), ohw = g.oh * g.ow;
+  const shape = { n: g.n, cin: g.c, kout: g.k, ohw, taps: 9, rm: RM, segs: ohw / run };
+  return runBlockKernel(rt, directS2Kernel(run), x, w, shape, false, [...planeValues(g.c, g.h, g.w, g.k), g.ow]);
 }
 
 /** Input channels and output columns per invocation of the input gradient (which covers two rows). */
@@ -168,7 +120,7 @@ function inputGradKernel(): KernelSpec {
       for (const row of range(2)) L.push(`  ${range(DN).map((j) => `var c${i}_${row}_${j} = 0.0;`).join(" ")}`);
     }
     L.push(`  for (var k = 0u; k < u.K; k++) {
-    let a0 = ((img * u.K + k) * u.OHW + r * u.OW + s0) >> 2u;
+    let a0 = ((img * u.K + k) * u.OH * u.OW + r * u.OW + s0) >> 2u;
     let b0 = a0 + (u.OW >> 2u);`);
     for (const t of range(half / 4 + 1)) {
       L.push(`    let A${t} = dy_texel(a0 + ${t}u);`);
@@ -232,13 +184,14 @@ function inputGradKernel(): KernelSpec {
         { name: "wp", access: "read", type: "texture" },
         { name: "dx", access: "read_write", type: "vec4f" },
       ],
+      // The tail is runBlockKernel's (OHW there is the size of this kernel's output plane, h·w).
       params: [
         ...PLANE_PARAMS,
         ["OW", "u32"],
         ["OH", "u32"],
+        ["colBlocks", "u32"],
         ["OHW", "u32"],
         ["KPAD4", "u32"],
-        ["colBlocks", "u32"],
         ["segs", "u32"],
         ["total", "u32"],
         ["mgroups", "u32"],
@@ -257,18 +210,11 @@ export function stride2InputGradApplies(rt: Pick<GpuRuntime, "textureFits">, g: 
 
 /** `dx [n, c, h, w]` of the stride-2 3×3 convolution from `dy [n, k, h/2, w/2]` and `w [k, c, 3, 3]`. */
 export function conv3x3S2InputGrad(rt: GpuRuntime, dy: GpuBuffer, w: GpuBuffer, g: ConvGeometry): GpuBuffer {
-  // Output channels of this product are the convolution's input channels: pack w as [k][tap][c], flipped.
-  const packed = packFilter(rt, w, g.c, g.k, 9, DM, true);
-  const out = rt.alloc(g.n * g.c * g.h * g.w);
-  const colBlocks = g.w / DN, segs = g.oh * colBlocks, total = g.n * segs, mgroups = Math.ceil(g.c / DM);
-  rt.run(
-    inputGradKernel(),
-    [dy, packed, out],
-    [g.c, g.h, g.w, g.h * g.w, g.k, g.ow, g.oh, g.oh * g.ow, (mgroups * DM) / 4, colBlocks, segs, total, mgroups],
-    mgroups * groupsFor(total, LANES),
-  );
-  rt.release(packed);
-  return out;
+  // Output channels of this product are the convolution's input channels: w packed as [k][tap][c], flipped.
+  const colBlocks = g.w / DN;
+  const shape = { n: g.n, cin: g.k, kout: g.c, ohw: g.h * g.w, taps: 9, rm: DM, segs: g.oh * colBlocks };
+  const params = [...planeValues(g.c, g.h, g.w, g.k), g.ow, g.oh, colBlocks];
+  return runBlockKernel(rt, inputGradKernel(), dy, w, shape, true, params);
 }
 
 /** Output channels, input channels and output pixels (of one output row) per step of the filter gradient. */
@@ -277,28 +223,14 @@ const GC = 4;
 const GN = 8;
 
 /**
- * The filter gradient: an invocation owns `GM` output channels × `GC` input channels × 9 taps and a run
- * of (image, segment) steps, a segment being `GN` pixels of one output row; per step it reads the
- * segment of `dy` for its output channels and, per input channel, the three input rows it covers
- * (`2·GN + 1` floats from column `2·ox0 − 1`). Partial sums of all invocations are added afterwards.
+ * The filter gradient (see `filterGradKernel` in `_conv_blocks.ts`), a step being `GN` pixels of one
+ * output row: per step it reads the segment of `dy` for its output channels and, per input channel, the
+ * three input rows it covers (`2·GN + 1` floats from column `2·ox0 − 1`).
  */
-function filterGradKernel(): KernelSpec {
-  const key = `conv3x3_direct_s2_dw_r${GM}x${GC}x${GN}`;
-  return defineKernel(key, () => {
-    const L: string[] = [wgslTexel("x"), wgslTexel("dy"), wgslEntry(LANES)];
-    L.push(`  let kb = group % u.kblocks;
-  let rest = group / u.kblocks;
-  let cb = rest % u.cblocks;
-  let q = (rest / u.cblocks) * ${LANES}u + lidx;
-  let s_begin = min(u.steps, q * u.run);
-  let s_end = min(u.steps, s_begin + u.run);`);
-    for (const i of range(GM)) L.push(`  let k${i} = min(kb * ${GM}u + ${i}u, u.K - 1u);`);
-    for (const c of range(GC)) L.push(`  let c${c} = min(cb * ${GC}u + ${c}u, u.C - 1u);`);
-    for (const i of range(GM)) {
-      for (const c of range(GC)) L.push(`  ${range(9).map((t) => `var a${i}_${c}_${t} = 0.0;`).join(" ")}`);
-    }
-    L.push(`  for (var sv = s_begin; sv < s_end; sv++) {
-    let img = sv / u.segs;
+function gradKernel(): KernelSpec {
+  const params = [...PLANE_PARAMS, ["OW", "u32"], ["OHW", "u32"], ["segs", "u32"]] as const;
+  return filterGradKernel(`conv3x3_direct_s2_dw_r${GM}x${GC}x${GN}`, GM, GC, params, (L) => {
+    L.push(`    let img = sv / u.segs;
     let p0 = (sv - img * u.segs) * ${GN}u;
     let oy = p0 / u.OW;
     let ox0 = p0 - oy * u.OW;
@@ -324,9 +256,7 @@ function filterGradKernel(): KernelSpec {
           }
           const tap = ky * 3 + kx;
           for (const i of range(GM)) {
-            let e = `a${i}_${c}_${tap}`;
-            for (const j of range(GN)) e = `fma(D${i}${j >> 2}.${"xyzw"[j % 4]}, b${j}, ${e})`;
-            L.push(`          a${i}_${c}_${tap} = ${e};`);
+            L.push(`          ${wgslChain(`a${i}_${c}_${tap}`, range(GN).map((j) => [lane(`D${i}`, j), `b${j}`]))}`);
           }
           L.push(`        }`);
         }
@@ -334,38 +264,6 @@ function filterGradKernel(): KernelSpec {
       }
       L.push(`    }`);
     }
-    L.push(`  }`);
-    for (const i of range(GM)) {
-      for (const c of range(GC)) {
-        L.push(`  if (kb * ${GM}u + ${i}u < u.K && cb * ${GC}u + ${c}u < u.C) {
-    let at = (q * u.K + k${i}) * u.C9 + c${c} * 9u;
-    ${range(9).map((t) => `dw[at + ${t}u] = a${i}_${c}_${t};`).join(" ")}
-  }`);
-      }
-    }
-    L.push(`}`);
-    return {
-      key,
-      op: "conv2dBackwardFilter",
-      bindings: [
-        { name: "x", access: "read", type: "texture" },
-        { name: "dy", access: "read", type: "texture" },
-        { name: "dw", access: "read_write" },
-      ],
-      params: [
-        ...PLANE_PARAMS,
-        ["OW", "u32"],
-        ["OHW", "u32"],
-        ["C9", "u32"],
-        ["segs", "u32"],
-        ["steps", "u32"],
-        ["run", "u32"],
-        ["kblocks", "u32"],
-        ["cblocks", "u32"],
-      ],
-      workgroupSize: LANES,
-      body: L.join("\n"),
-    };
   });
 }
 
@@ -376,21 +274,7 @@ export function stride2FilterGradApplies(rt: Pick<GpuRuntime, "textureFits">, g:
 
 /** `dw [k, c, 3, 3]` of the stride-2 3×3 convolution of `x [n, c, h, w]` given `dy [n, k, h/2, w/2]`. */
 export function conv3x3S2FilterGrad(rt: GpuRuntime, x: GpuBuffer, dy: GpuBuffer, g: ConvGeometry): GpuBuffer {
-  const ohw = g.oh * g.ow, segs = ohw / GN, steps = g.n * segs;
-  const kblocks = Math.ceil(g.k / GM), cblocks = Math.ceil(g.c / GC), blocks = kblocks * cblocks;
-  // Enough workgroups to keep every CPU thread busy, each lane with a run of at least 8 steps.
-  const splits = Math.max(1, Math.min(Math.ceil(32 / blocks), Math.floor(steps / (8 * LANES))));
-  const partials = splits * LANES;
-  const run = Math.ceil(steps / partials);
-  const size = g.k * g.c * 9;
-  const out = rt.alloc(partials * size);
-  rt.run(
-    filterGradKernel(),
-    [x, dy, out],
-    [g.c, g.h, g.w, g.h * g.w, g.k, g.ow, ohw, g.c * 9, segs, steps, run, kblocks, cblocks],
-    blocks * splits,
-  );
-  const total = sum(rt, out, 1, partials, size);
-  rt.release(out);
-  return total;
+  const ohw = g.oh * g.ow, segs = ohw / GN;
+  const params = [...planeValues(g.c, g.h, g.w, g.k), g.ow, ohw, segs];
+  return runFilterGrad(rt, gradKernel(), x, dy, g, GM, GC, g.n * segs, params);
 }

@@ -3,8 +3,9 @@
  *
  * On a software adapter two more things pay (both measured on llvmpipe, Mesa 22.3, 2 cores): reading
  * large operands through textures (`textureMinFloats`, see `_texture.ts`; ~1 ns a float against ~6 for
- * a storage buffer), and the direct 3×3 kernels of `_conv_direct.ts` (`directConv`; ~6 GMAC/s against
- * ~2 for the implicit GEMM). Together they took the WRN AT step from 8.7 to 23 images/s there.
+ * a storage buffer), and the direct convolution kernels (`directConv`: `_conv_direct.ts`,
+ * `_conv_stride2.ts`, `_conv_pointwise.ts`; ~9–10 GMAC/s for 3×3 against ~2 for the implicit GEMM).
+ * With the fused batch norm + ReLU they took the WRN AT step from 8.7 to ~34 images/s there.
  *
  * A software adapter (llvmpipe, lavapipe) runs a workgroup on one CPU thread with invocations as SIMD
  * lanes. There, measured on Mesa 22.3 (llvmpipe and lavapipe, 256-bit): a storage-buffer read costs
@@ -29,7 +30,10 @@ export interface Tuning {
   readonly targetGroups: number;
   /** Dispatches recorded per submitted batch. */
   readonly maxBatch: number;
-  /** Whether 3×3 stride-1 convolutions and their gradients use the direct kernels of `_conv_direct.ts`. */
+  /**
+   * Whether convolutions of the shapes they take use the direct kernels (`_conv_direct.ts`,
+   * `_conv_stride2.ts`, `_conv_pointwise.ts`) instead of the implicit GEMM.
+   */
   readonly directConv: boolean;
   /** Kernels read operands of at least this many floats through textures (see `_texture.ts`). */
   readonly textureMinFloats: number;

@@ -9,56 +9,19 @@
 #      and where the NVIDIA wheel libraries are (python's bin folder goes first on PATH, so the backend's
 #      discovery finds them the way it would for a user);
 #   2. probes the cudnn backend and runs its unit tests (tests/cudnn_*_test.ts);
-#   3. runs the whole PyTorch parity suite with AT_BACKEND=cudnn;
+#   3. runs the whole PyTorch parity suite with AT_BACKEND=cudnn, and the fused batch norm + ReLU check;
 #   4. times the WRN-16-1 <- WRN-16-2 attention-transfer step at batch 128 on the cudnn backend and in
 #      PyTorch eager on the same card, and prints both in images/s and their ratio.
 # TF32 is off throughout (NVIDIA_TF32_OVERRIDE=0; FMA math in the backend; allow_tf32 False in PyTorch).
 # The full log goes to $OUT/gpu_check.log when OUT is set (else a temporary folder), and a summary of the
 # numbers to $OUT/gpu_check.json. Each phase has a time limit, so the whole run ends within ~8 minutes.
+# The WebGPU backend on the same card is tools/gpu_check_webgpu.sh (a second call: both do not fit in one).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 
-OUT_DIR=${OUT:-$(mktemp -d)}
-mkdir -p "$OUT_DIR"
-LOG="$OUT_DIR/gpu_check.log"
-exec > >(tee "$LOG") 2>&1
-T0=$(date +%s)
-phase() { printf '\n== %s (at %ss)\n' "$*" "$(($(date +%s) - T0))"; }
-declare -A RESULT
-
-# ---- 1. tools and machine ------------------------------------------------------------------------------
-phase "deno"
-WORK=$(mktemp -d)
-PY=/opt/torch/.venv/bin/python
-[ -x "$PY" ] || PY=$(command -v python3 || true)
-if [ -f .deno-bin/deno.xz ]; then
-  if command -v xz >/dev/null 2>&1; then
-    xz -dc .deno-bin/deno.xz >"$WORK/deno"
-  else
-    "$PY" -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
-      .deno-bin/deno.xz "$WORK/deno"
-  fi
-  chmod +x "$WORK/deno"
-  DENO="$WORK/deno"
-elif command -v deno >/dev/null 2>&1; then
-  DENO=$(command -v deno)
-else
-  echo "no deno: run tools/gpu_prepare.sh on the development machine and carry .deno-bin"
-  exit 2
-fi
-"$DENO" --version | head -1
-DENO_FLAGS=(--no-check)
-if [ -f .deno-bin/deno_dir.tar.xz ]; then
-  # Offline: the npm packages the tests import, resolved through tools/gpu_deno.json (the project's own
-  # deno.json would want its whole npm set). Child processes of the tests take the same flags.
-  export DENO_DIR="$WORK/deno_dir"
-  mkdir -p "$DENO_DIR"
-  "$PY" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' .deno-bin/deno_dir.tar.xz "$DENO_DIR" ||
-    tar -C "$DENO_DIR" -xJf .deno-bin/deno_dir.tar.xz
-  DENO_FLAGS+=(--cached-only --no-lock --config tools/gpu_deno.json)
-  export AT_DENO_FLAGS="--cached-only --no-lock --config tools/gpu_deno.json"
-fi
-export NO_COLOR=1 NVIDIA_TF32_OVERRIDE=0
+LOG_NAME=gpu_check.log
+# shellcheck source=tools/_gpu_env.sh
+source tools/_gpu_env.sh
 
 phase "GPU and PyTorch"
 nvidia-smi || echo "nvidia-smi failed"
@@ -93,7 +56,7 @@ RESULT[unit]=$?
 # ---- 3. PyTorch parity ---------------------------------------------------------------------------------
 phase "PyTorch parity suite with AT_BACKEND=cudnn"
 if [ -f tests/parity_test.ts ]; then
-  AT_BACKEND=cudnn timeout 110 "$DENO" test -A "${DENO_FLAGS[@]}" tests/parity_test.ts
+  AT_BACKEND=cudnn timeout 110 "$DENO" test -A "${DENO_FLAGS[@]}" tests/parity_test.ts tests/bn_relu_test.ts
   RESULT[parity]=$?
 else
   echo "tests/parity_test.ts is missing"

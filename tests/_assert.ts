@@ -5,6 +5,23 @@
  */
 import assert from "node:assert/strict";
 
+/** Asserts that two float arrays are the same bit for bit (`Object.is` per element: NaN = NaN, 0 ≠ −0). */
+export function assertBitwise(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length ${actual.length}, expected ${expected.length}`);
+  for (let i = 0; i < actual.length; i++) {
+    if (!Object.is(actual[i], expected[i])) assert.fail(`${what}: index ${i} is ${actual[i]}, expected ${expected[i]}`);
+  }
+}
+
+/** `size` floats in [−1, 1) from a linear congruential generator seeded with `seed` (fast, deterministic). */
+export function lcgFloats(size: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: size }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  });
+}
+
 /** Asserts `|actual − expected| ≤ tolerance`. */
 export function assertClose(actual: number, expected: number, tolerance: number, what = "value"): void {
   assert.ok(

@@ -10,6 +10,7 @@ import { grad } from "../src/tensor/autograd.ts";
 import { useBackend } from "../src/tensor/device.ts";
 import { batchNorm, type BatchNormParams } from "../src/tensor/norm.ts";
 import { type Tensor, tensor } from "../src/tensor/tensor.ts";
+import { assertBitwise } from "./_assert.ts";
 
 await useBackend(Deno.env.get("AT_BACKEND") ?? "cpu");
 
@@ -24,9 +25,7 @@ const seen = new Map<string, { runs: number; nonZero: number }>();
 async function assertSame(what: string, a: Tensor, b: Tensor): Promise<void> {
   assert.deepEqual(a.shape, b.shape, `${what}: shapes`);
   const [x, y] = [await a.data(), await b.data()];
-  for (let i = 0; i < x.length; i++) {
-    if (!Object.is(x[i], y[i])) assert.fail(`${what}: element ${i} is ${x[i]} fused, ${y[i]} unfused`);
-  }
+  assertBitwise(x, y, `${what} (fused, unfused)`);
   const kind = what.replace(/^\S+ \S+ \S+ \S+ \S+ /, "");
   const entry = seen.get(kind) ?? { runs: 0, nonZero: 0 };
   entry.runs++;

@@ -15,7 +15,7 @@ import {
   winogradFilterFinish,
   winogradFilterPartials,
 } from "../src/backends/cpu/winograd.ts";
-import { assert } from "./_assert.ts";
+import { assert, assertBitwise, lcgFloats } from "./_assert.ts";
 import { RUNS } from "./_arbitrary.ts";
 
 function naiveConv2d(x: Float32Array, w: Float32Array, g: ConvGeometry): Float32Array {
@@ -97,21 +97,6 @@ function naiveBackwardFilter(x: Float32Array, dy: Float32Array, g: ConvGeometry)
   return dw;
 }
 
-function random(size: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: size }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
-}
-
-function assertSame(actual: Float32Array, expected: Float32Array, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length ${actual.length}, expected ${expected.length}`);
-  for (let i = 0; i < actual.length; i++) {
-    if (actual[i] !== expected[i]) assert.fail(`${what}: index ${i} is ${actual[i]}, expected ${expected[i]}`);
-  }
-}
-
 const geometryArb: fc.Arbitrary<ConvGeometry> = fc.record({
   n: fc.integer({ min: 1, max: 3 }),
   c: fc.integer({ min: 1, max: 6 }),
@@ -151,15 +136,15 @@ function inParts(
 Deno.test("conv2d and both gradients equal naive direct convolutions exactly, however the work is shared", () => {
   fc.assert(
     fc.property(geometryArb, fc.integer({ min: 1, max: 7 }), fc.integer({ min: 0, max: 1 << 30 }), (g, parts, seed) => {
-      const x = random(g.n * g.c * g.h * g.w, seed), w = random(g.k * g.c * g.r * g.s, seed + 1);
-      const dy = random(g.n * g.k * g.oh * g.ow, seed + 2);
-      assertSame(inParts(conv2d, x, w, g, g.n * g.k * g.oh * g.ow, parts), naiveConv2d(x, w, g), `conv2d ${fmt(g)}`);
-      assertSame(
+      const x = lcgFloats(g.n * g.c * g.h * g.w, seed), w = lcgFloats(g.k * g.c * g.r * g.s, seed + 1);
+      const dy = lcgFloats(g.n * g.k * g.oh * g.ow, seed + 2);
+      assertBitwise(inParts(conv2d, x, w, g, g.n * g.k * g.oh * g.ow, parts), naiveConv2d(x, w, g), `conv2d ${fmt(g)}`);
+      assertBitwise(
         inParts(conv2dBackwardInput, dy, w, g, g.n * g.c * g.h * g.w, parts),
         naiveBackwardInput(dy, w, g),
         `conv2dBackwardInput ${fmt(g)}`,
       );
-      assertSame(
+      assertBitwise(
         inParts(conv2dBackwardFilter, x, dy, g, g.k * g.c * g.r * g.s, parts),
         naiveBackwardFilter(x, dy, g),
         `conv2dBackwardFilter ${fmt(g)}`,
@@ -184,9 +169,11 @@ Deno.test("the backend's convolutions on the WRN shapes, one thread and three: d
   for (const [c, k, h, r, stride, pad] of cases) {
     const oh = Math.floor((h + 2 * pad - r) / stride) + 1;
     const g: ConvGeometry = { n: 5, c, h, w: h, k, r, s: r, stride, pad, oh, ow: oh };
-    const x = random(g.n * c * h * h, c * 31 + k), w = random(k * c * r * r, h), dy = random(g.n * k * oh * oh, r + 9);
+    const x = lcgFloats(g.n * c * h * h, c * 31 + k),
+      w = lcgFloats(k * c * r * r, h),
+      dy = lcgFloats(g.n * k * oh * oh, r + 9);
     const check = (winograd: boolean, got: Float32Array, want: Float32Array, scale: Float32Array, what: string) =>
-      winograd ? assertWithinRounding(got, want, scale, what) : assertSame(got, want, what);
+      winograd ? assertWithinRounding(got, want, scale, what) : assertBitwise(got, want, what);
     for (const be of backends) {
       const on = `${fmt(g)} on ${be.threads} threads`;
       check(
@@ -254,7 +241,9 @@ Deno.test("Winograd F(2×2, 3×3) agrees with the direct sums to float32 roundin
     fc.property(winogradArb, (t) => {
       const { n, c, h, k, oh, ow, parts, seed } = t, g: ConvGeometry = t;
       const abs = (a: Float32Array) => a.map(Math.abs);
-      const x = random(n * c * h * g.w, seed), w = random(k * c * 9, seed + 1), dy = random(n * k * oh * ow, seed + 2);
+      const x = lcgFloats(n * c * h * g.w, seed),
+        w = lcgFloats(k * c * 9, seed + 1),
+        dy = lcgFloats(n * k * oh * ow, seed + 2);
       const y = new Float32Array(n * k * oh * ow).fill(NaN);
       for (let part = 0; part < parts; part++) winogradConv(x, w, forwardProblem(g)!, y, share(part, parts));
       assertWithinRounding(y, naiveConv2d(x, w, g), naiveConv2d(abs(x), abs(w), g), `forward ${fmt(g)}`);

@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { gemm } from "../src/backends/cpu/gemm.ts";
 import { only } from "../src/backends/cpu/_partition.ts";
 import { CpuBackend } from "../src/backends/cpu/mod.ts";
-import { assert } from "./_assert.ts";
+import { assert, lcgFloats } from "./_assert.ts";
 import { RUNS } from "./_arbitrary.ts";
 
 /** `C (+)= op(A) · op(B)` the obvious way, summed in double in order, rounded once. */
@@ -38,14 +38,6 @@ function naiveGemm(
   }
 }
 
-function random(size: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: size }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
-}
-
 function firstDifference(actual: Float32Array, expected: Float32Array): number {
   if (actual.length !== expected.length) return -2;
   for (let i = 0; i < actual.length; i++) if (actual[i] !== expected[i]) return i;
@@ -67,8 +59,8 @@ interface Case {
 
 function check(t: Case, parts = 1): void {
   const { m, n, k, transA, transB, accumulate, aOffset, bOffset, cOffset, seed } = t;
-  const a = random(aOffset + m * k + 3, seed), b = random(bOffset + k * n + 3, seed + 1);
-  const c0 = random(cOffset + m * n + 3, seed + 2);
+  const a = lcgFloats(aOffset + m * k + 3, seed), b = lcgFloats(bOffset + k * n + 3, seed + 1);
+  const c0 = lcgFloats(cOffset + m * n + 3, seed + 2);
   const want = c0.slice(), got = c0.slice();
   naiveGemm(m, n, k, transA, transB, a, aOffset, b, bOffset, want, cOffset, accumulate);
   // Thread `part` of `parts` takes units part, part + parts, … (a shared counter hands them out some such way).
@@ -142,7 +134,7 @@ Deno.test("matmul on the backend equals the naive triple loop, on one thread and
   for (const [m, n, k] of [[1, 1, 1], [3, 17, 0], [33, 29, 31], [128, 10, 64]]) {
     for (const transA of [false, true]) {
       for (const transB of [false, true]) {
-        const a = random(m * k, m + n), b = random(k * n, k + 7);
+        const a = lcgFloats(m * k, m + n), b = lcgFloats(k * n, k + 7);
         const want = new Float32Array(m * n);
         naiveGemm(m, n, k, transA, transB, a, 0, b, 0, want, 0, false);
         for (const be of [one, three]) {

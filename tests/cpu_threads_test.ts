@@ -13,27 +13,12 @@ import { getBackend, setBackend } from "../src/tensor/device.ts";
 import { tidy } from "../src/tensor/memory.ts";
 import { crossEntropy } from "../src/tensor/softmax.ts";
 import { tensor } from "../src/tensor/tensor.ts";
-import { assert } from "./_assert.ts";
-
-function random(size: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: size }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
-}
-
-function assertSame(actual: Float32Array, expected: Float32Array, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length ${actual.length}, expected ${expected.length}`);
-  for (let i = 0; i < actual.length; i++) {
-    if (!Object.is(actual[i], expected[i])) assert.fail(`${what}: index ${i} is ${actual[i]}, expected ${expected[i]}`);
-  }
-}
+import { assert, assertBitwise, lcgFloats } from "./_assert.ts";
 
 /** Every kernel of the contract once, on fixed random inputs; the named outputs. */
 async function everyKernel(be: Backend): Promise<Map<string, Float32Array>> {
   const out = new Map<string, Float32Array>();
-  const up = (size: number, seed: number) => be.upload(random(size, seed));
+  const up = (size: number, seed: number) => be.upload(lcgFloats(size, seed));
   const keep = async (name: string, b: DeviceBuffer) => void out.set(name, await be.download(b));
   const conv: ConvGeometry = { n: 6, c: 5, h: 9, w: 7, k: 11, r: 3, s: 3, stride: 2, pad: 1, oh: 5, ow: 4 };
   const x = up(6 * 5 * 9 * 7, 1), w = up(11 * 5 * 9, 2), dy = up(6 * 11 * 5 * 4, 3);
@@ -57,7 +42,7 @@ async function everyKernel(be: Backend): Promise<Map<string, Float32Array>> {
   await keep("sum inner", be.sum(t, 6, 5, 63));
   await keep("sum rows", be.sum(t, 30, 63, 1));
   const bn = { n: 6, c: 5, hw: 63, eps: 1e-5 };
-  const gamma = up(5, 8), beta = up(5, 9), mean = up(5, 10), variance = be.upload(random(5, 11).map(Math.abs));
+  const gamma = up(5, 8), beta = up(5, 9), mean = up(5, 10), variance = be.upload(lcgFloats(5, 11).map(Math.abs));
   const tr = be.batchNormTrain(t, gamma, beta, mean, variance, 0.1, bn);
   for (const [k, v] of Object.entries(tr)) await keep(`batchNormTrain ${k}`, v);
   await keep("batchNormInference", be.batchNormInference(t, gamma, beta, mean, variance, bn));
@@ -85,7 +70,7 @@ Deno.test("every cpu kernel gives bit-identical results on 1, 2 and 3 threads, a
     for (let run = 0; run < 2; run++) {
       const got = await everyKernel(be);
       for (const [name, want] of reference) {
-        assertSame(got.get(name)!, want, `${name} on ${threads} threads, run ${run}`);
+        assertBitwise(got.get(name)!, want, `${name} on ${threads} threads, run ${run}`);
       }
     }
   }
@@ -105,7 +90,7 @@ async function train(be: Backend): Promise<Map<string, Float32Array>> {
     const { params, stats: initial } = net.init(3);
     let stats = initial;
     const state = sgdInit(params);
-    const x = tensor(random(8 * 3 * 12 * 12, 21), [8, 3, 12, 12]);
+    const x = tensor(lcgFloats(8 * 3 * 12 * 12, 21), [8, 3, 12, 12]);
     const labels = Int32Array.from({ length: 8 }, (_, i) => (i * 7) % 10);
     for (let step = 0; step < 2; step++) {
       tidy(() => {
@@ -130,7 +115,7 @@ Deno.test("a WRN training run ends with bit-identical parameters on one thread a
   const one = await train(new CpuBackend({ threads: 1 }));
   const three = await train(new CpuBackend({ threads: 3, grain: 1 }));
   assert.equal(three.size, one.size);
-  for (const [name, want] of one) assertSame(three.get(name)!, want, name);
+  for (const [name, want] of one) assertBitwise(three.get(name)!, want, name);
 });
 
 Deno.test("cpu buffers: use after free throws; a recycled block comes back as zeros from zeros()", async () => {
@@ -139,13 +124,13 @@ Deno.test("cpu buffers: use after free throws; a recycled block comes back as ze
   be.free(a);
   assert.throws(() => be.unary("abs", a, 0, 0), /used after free/);
   const z = be.zeros(1000);
-  assertSame(await be.download(z), new Float32Array(1000), "zeros after a recycled block");
+  assertBitwise(await be.download(z), new Float32Array(1000), "zeros after a recycled block");
 });
 
 Deno.test("cpu buffers: freed blocks are reused, so a repeated step allocates no new shared memory", () => {
   const be = new CpuBackend({ threads: 2, grain: 1 });
   const step = () => {
-    const x = be.upload(random(5000, 1));
+    const x = be.upload(lcgFloats(5000, 1));
     const y = be.unary("max", x, 0, 0);
     const z = be.binary("mul", x, [1], y, [1], [5000]);
     for (const b of [x, y, z]) be.free(b);

@@ -19,6 +19,7 @@
  * @module
  */
 import type { ConvGeometry } from "../backend.ts";
+import { padImage } from "./_pad.ts";
 import { type Claim, sequential } from "./_partition.ts";
 import { scratchF32, scratchF64, scratchI32, Slot } from "./_scratch.ts";
 
@@ -26,32 +27,6 @@ import { scratchF32, scratchF64, scratchI32, Slot } from "./_scratch.ts";
 const MR = 4;
 /** Pixels (forward, input gradient) or filter taps (filter gradient) per register tile. */
 const NR = 4;
-
-/**
- * Copies image `[channels, h, w]` at `src[srcOffset]` into `dst [channels, hp, wp]` at row `top`, column
- * `left` of each plane, zero elsewhere.
- */
-function padImage(
-  src: Float32Array,
-  srcOffset: number,
-  channels: number,
-  h: number,
-  w: number,
-  dst: Float32Array,
-  hp: number,
-  wp: number,
-  top: number,
-  left: number,
-): void {
-  dst.fill(0);
-  for (let ch = 0; ch < channels; ch++) {
-    for (let y = 0; y < h; y++) {
-      const from = srcOffset + (ch * h + y) * w;
-      const to = (ch * hp + top + y) * wp + left;
-      for (let x = 0; x < w; x++) dst[to + x] = src[from + x];
-    }
-  }
-}
 
 /**
  * The register-tile loop of the forward pass and the input gradient, for output channels

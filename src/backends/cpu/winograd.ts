@@ -23,6 +23,7 @@
  * @module
  */
 import type { ConvGeometry } from "../backend.ts";
+import { padImage } from "./_pad.ts";
 import { type Claim, sequential } from "./_partition.ts";
 import { scratchF32, scratchF64, Slot } from "./_scratch.ts";
 
@@ -226,27 +227,6 @@ function transformOutputs(
   }
 }
 
-/** Copies image `[channels, h, w]` at `src[at]` into `dst [channels, hp, wp]` at (`pad`, `pad`), zero elsewhere. */
-function padImage(
-  src: Float32Array,
-  at: number,
-  channels: number,
-  h: number,
-  w: number,
-  dst: Float32Array,
-  hp: number,
-  wp: number,
-  pad: number,
-): void {
-  dst.fill(0);
-  for (let c = 0; c < channels; c++) {
-    for (let y = 0; y < h; y++) {
-      const from = at + (c * h + y) * w, to = (c * hp + pad + y) * wp + pad;
-      for (let x = 0; x < w; x++) dst[to + x] = src[from + x];
-    }
-  }
-}
-
 /**
  * The convolution `p` of `src` with filters `w` into `out`, for the images `claim` hands out (one image
  * per unit).
@@ -271,7 +251,7 @@ export function winogradConv(
   const M = scratchF64(Slot.sums, 16 * oBlocks * MR * chunkLanes);
   const padded = scratchF32(Slot.padded, inC * hp * wp);
   for (let b = claim(); b < n; b = claim()) {
-    padImage(src, b * inC * h * p.w, inC, h, p.w, padded, hp, wp, pad);
+    padImage(src, b * inC * h * p.w, inC, h, p.w, padded, hp, wp, pad, pad);
     for (let t0 = 0; t0 < tiles; t0 += TILE_CHUNK) {
       const count = Math.min(TILE_CHUNK, tiles - t0), lanes = Math.ceil(count / NR) * NR;
       transformInputs(padded, inC, hp, wp, tilesAcross, tiles, t0, count, V);
@@ -401,8 +381,8 @@ export function winogradFilterPartials(
     const S = partials.subarray(group * cut.partialSize, (group + 1) * cut.partialSize);
     S.fill(0);
     for (let b = group * cut.perGroup; b < Math.min(n, (group + 1) * cut.perGroup); b++) {
-      padImage(x, b * c * h * g.w, c, h, g.w, padded, hp, wp, pad);
-      padImage(dy, b * k * oh * ow, k, oh, ow, dyp, 2 * down, 2 * across, 0);
+      padImage(x, b * c * h * g.w, c, h, g.w, padded, hp, wp, pad, pad);
+      padImage(dy, b * k * oh * ow, k, oh, ow, dyp, 2 * down, 2 * across, 0, 0);
       for (let t0 = 0; t0 < tiles; t0 += chunk) {
         const count = Math.min(chunk, tiles - t0), vPlane = cBlocks * count * NR;
         V.fill(0);

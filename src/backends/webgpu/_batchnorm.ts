@@ -9,8 +9,8 @@
  * @module
  */
 import type { BatchNormGeometry, BatchNormGrads, BatchNormTrainResult } from "../backend.ts";
-import { groupsFor, wgslEntry } from "./_dispatch.ts";
-import { type BindingSpec, defineKernel, type KernelSpec } from "./_kernel.ts";
+import { groupsFor, wgslForEach } from "./_dispatch.ts";
+import { type BindingSpec, defineKernel, type KernelSpec, type ParamType } from "./_kernel.ts";
 import type { GpuBuffer, GpuRuntime } from "./_runtime.ts";
 import { sum } from "./_reduce.ts";
 
@@ -68,9 +68,7 @@ function partialKernel(mode: PartialMode, v16: boolean): KernelSpec {
     bindings,
     params: [["c", "u32"], ["hw", "u32"], ["count", "u32"], ["run", "u32"], ["runs", "u32"]],
     workgroupSize: WG,
-    body: `${wgslEntry(WG)}
-  let i = group * ${WG}u + lidx;
-  if (i >= u.c * u.runs) { return; }
+    body: `${wgslForEach(WG, "u.c * u.runs")}
   let ch = i / u.runs;
   let r = i - ch * u.runs;
   let j0 = r * u.run;
@@ -122,27 +120,42 @@ function channelSums(
   });
 }
 
-function meanKernel(): KernelSpec {
-  return defineKernel("bn_mean", () => ({
-    key: "bn_mean",
-    op: "batchNormTrain",
-    bindings: [{ name: "s", access: "read" }, { name: "mean", access: "read_write" }],
-    params: [["c", "u32"], ["count", "f32"]],
+/** A per-channel kernel: one invocation per channel `ch` of `u.c`; `params` follow `c`. */
+function channelKernel(
+  key: string,
+  op: string,
+  bindings: BindingSpec[],
+  params: [string, ParamType][],
+  body: string,
+): KernelSpec {
+  return defineKernel(key, () => ({
+    key,
+    op,
+    bindings,
+    params: [["c", "u32"], ...params],
     workgroupSize: SMALL_WG,
-    body: `${wgslEntry(SMALL_WG)}
-  let ch = group * ${SMALL_WG}u + lidx;
-  if (ch >= u.c) { return; }
-  mean[ch] = s[ch] / u.count;
+    body: `${wgslForEach(SMALL_WG, "u.c", "ch")}
+${body}
 }`,
   }));
 }
 
+function meanKernel(): KernelSpec {
+  return channelKernel(
+    "bn_mean",
+    "batchNormTrain",
+    [{ name: "s", access: "read" }, { name: "mean", access: "read_write" }],
+    [["count", "f32"]],
+    `  mean[ch] = s[ch] / u.count;`,
+  );
+}
+
 /** invstd and the `(scale, shift)` pairs of the training forward. */
 function finishTrainKernel(): KernelSpec {
-  return defineKernel("bn_finish_train", () => ({
-    key: "bn_finish_train",
-    op: "batchNormTrain",
-    bindings: [
+  return channelKernel(
+    "bn_finish_train",
+    "batchNormTrain",
+    [
       { name: "ss", access: "read" },
       { name: "mean", access: "read" },
       { name: "gamma", access: "read" },
@@ -150,26 +163,21 @@ function finishTrainKernel(): KernelSpec {
       { name: "invstd", access: "read_write" },
       { name: "coef", access: "read_write", type: "vec2f" },
     ],
-    params: [["c", "u32"], ["count", "f32"], ["eps", "f32"]],
-    workgroupSize: SMALL_WG,
-    body: `${wgslEntry(SMALL_WG)}
-  let ch = group * ${SMALL_WG}u + lidx;
-  if (ch >= u.c) { return; }
-  let mu = mean[ch];
+    [["count", "f32"], ["eps", "f32"]],
+    `  let mu = mean[ch];
   let is = 1.0 / sqrt(ss[ch] / u.count + u.eps);
   invstd[ch] = is;
   let scale = gamma[ch] * is;
-  coef[ch] = vec2f(scale, beta[ch] - mu * scale);
-}`,
-  }));
+  coef[ch] = vec2f(scale, beta[ch] - mu * scale);`,
+  );
 }
 
 /** Running statistics: `(1 − momentum) · running + momentum · batch` (unbiased variance). */
 function runningKernel(): KernelSpec {
-  return defineKernel("bn_running", () => ({
-    key: "bn_running",
-    op: "batchNormTrain",
-    bindings: [
+  return channelKernel(
+    "bn_running",
+    "batchNormTrain",
+    [
       { name: "ss", access: "read" },
       { name: "mean", access: "read" },
       { name: "rmean_in", access: "read" },
@@ -177,38 +185,28 @@ function runningKernel(): KernelSpec {
       { name: "rmean", access: "read_write" },
       { name: "rvar", access: "read_write" },
     ],
-    params: [["c", "u32"], ["count", "f32"], ["momentum", "f32"]],
-    workgroupSize: SMALL_WG,
-    body: `${wgslEntry(SMALL_WG)}
-  let ch = group * ${SMALL_WG}u + lidx;
-  if (ch >= u.c) { return; }
-  let unbiased = ss[ch] / select(u.count, u.count - 1.0, u.count > 1.0);
+    [["count", "f32"], ["momentum", "f32"]],
+    `  let unbiased = ss[ch] / select(u.count, u.count - 1.0, u.count > 1.0);
   rmean[ch] = (1.0 - u.momentum) * rmean_in[ch] + u.momentum * mean[ch];
-  rvar[ch] = (1.0 - u.momentum) * rvar_in[ch] + u.momentum * unbiased;
-}`,
-  }));
+  rvar[ch] = (1.0 - u.momentum) * rvar_in[ch] + u.momentum * unbiased;`,
+  );
 }
 
 function finishInferenceKernel(): KernelSpec {
-  return defineKernel("bn_finish_inference", () => ({
-    key: "bn_finish_inference",
-    op: "batchNormInference",
-    bindings: [
+  return channelKernel(
+    "bn_finish_inference",
+    "batchNormInference",
+    [
       { name: "gamma", access: "read" },
       { name: "beta", access: "read" },
       { name: "rmean", access: "read" },
       { name: "rvar", access: "read" },
       { name: "coef", access: "read_write", type: "vec2f" },
     ],
-    params: [["c", "u32"], ["eps", "f32"]],
-    workgroupSize: SMALL_WG,
-    body: `${wgslEntry(SMALL_WG)}
-  let ch = group * ${SMALL_WG}u + lidx;
-  if (ch >= u.c) { return; }
-  let scale = gamma[ch] / sqrt(rvar[ch] + u.eps);
-  coef[ch] = vec2f(scale, beta[ch] - rmean[ch] * scale);
-}`,
-  }));
+    [["eps", "f32"]],
+    `  let scale = gamma[ch] / sqrt(rvar[ch] + u.eps);
+  coef[ch] = vec2f(scale, beta[ch] - rmean[ch] * scale);`,
+  );
 }
 
 /**
@@ -258,9 +256,7 @@ function channelwiseKernel(
     params: [["n", "u32"], ["c", "u32"], ["hw", "u32"]],
     workgroupSize: WG,
     body: `fn relu(v: ${type}) -> ${type} { return select(${type}(0.0), v, v > ${type}(0.0)); }
-${wgslEntry(WG)}
-  let i = group * ${WG}u + lidx;
-  if (i >= u.n) { return; }
+${wgslForEach(WG, "u.n")}
   let k = coef[(i / (u.hw / ${per}u)) % u.c];
   let at = i * ${walk === "v16" ? 4 : 1}u;
   ${writes}
@@ -291,10 +287,10 @@ function apply(rt: GpuRuntime, x: GpuBuffer, coef: GpuBuffer, y: GpuBuffer, g: B
 
 /** `(gamma·invstd, mean(dy), mean, invstd·mean(dy·xhat))` per channel, for the input gradient. */
 function finishGradKernel(): KernelSpec {
-  return defineKernel("bn_finish_grad", () => ({
-    key: "bn_finish_grad",
-    op: "batchNormBackward",
-    bindings: [
+  return channelKernel(
+    "bn_finish_grad",
+    "batchNormBackward",
+    [
       { name: "sdy", access: "read" },
       { name: "sdyx", access: "read" },
       { name: "gamma", access: "read" },
@@ -302,15 +298,10 @@ function finishGradKernel(): KernelSpec {
       { name: "invstd", access: "read" },
       { name: "coef", access: "read_write", type: "vec4f" },
     ],
-    params: [["c", "u32"], ["count", "f32"]],
-    workgroupSize: SMALL_WG,
-    body: `${wgslEntry(SMALL_WG)}
-  let ch = group * ${SMALL_WG}u + lidx;
-  if (ch >= u.c) { return; }
-  let is = invstd[ch];
-  coef[ch] = vec4f(gamma[ch] * is, sdy[ch] / u.count, mean[ch], is * sdyx[ch] / u.count);
-}`,
-  }));
+    [["count", "f32"]],
+    `  let is = invstd[ch];
+  coef[ch] = vec4f(gamma[ch] * is, sdy[ch] / u.count, mean[ch], is * sdyx[ch] / u.count);`,
+  );
 }
 
 /**

@@ -10,7 +10,7 @@
  * @module
  */
 import type { ConvGeometry } from "../backend.ts";
-import { groupsFor, wgslEntry } from "./_dispatch.ts";
+import { groupsFor, wgslEntry, wgslForEach } from "./_dispatch.ts";
 import { defineKernel, type KernelDefinition, type KernelSpec, type ParamType } from "./_kernel.ts";
 import { sum } from "./_reduce.ts";
 import type { GpuBuffer, GpuRuntime } from "./_runtime.ts";
@@ -72,9 +72,7 @@ function packKernel(): KernelSpec {
     bindings: [{ name: "w", access: "read" }, { name: "p", access: "read_write" }],
     params: [["KO", "u32"], ["CI", "u32"], ["KPAD", "u32"], ["T", "u32"], ["flip", "u32"], ["total", "u32"]],
     workgroupSize: 64,
-    body: `${wgslEntry(64)}
-  let i = group * 64u + lidx;
-  if (i >= u.total) { return; }
+    body: `${wgslForEach(64, "u.total")}
   let ko = i % u.KPAD;
   let rest = i / u.KPAD;
   let tap = rest % u.T;

@@ -46,3 +46,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lidx: u32) {
   let group = group_index(wid, nwg);`;
 }
+
+/**
+ * WGSL: the entry point of a kernel that gives each invocation one item: `index` (default `i`) numbers
+ * the invocations, and those at or past `limit` (a WGSL expression) return at once.
+ */
+export function wgslForEach(workgroupSize: number, limit: string, index = "i"): string {
+  return `${wgslEntry(workgroupSize)}
+  let ${index} = group * ${workgroupSize}u + lidx;
+  if (${index} >= ${limit}) { return; }`;
+}

@@ -8,7 +8,7 @@
  * @module
  */
 import type { BinaryOp, SgdOptions, UnaryOp } from "../backend.ts";
-import { groupsFor, wgslEntry } from "./_dispatch.ts";
+import { groupsFor, wgslEntry, wgslForEach } from "./_dispatch.ts";
 import { defineKernel, type KernelSpec } from "./_kernel.ts";
 import type { GpuBuffer, GpuRuntime } from "./_runtime.ts";
 
@@ -74,9 +74,7 @@ function unaryKernel(op: UnaryOp, vec4: boolean): KernelSpec {
     workgroupSize: WG,
     body: `${op === "pow" ? POW_JS : ""}
 fn f(x: f32) -> f32 { return ${UNARY_WGSL[op]}; }
-${wgslEntry(WG)}
-  let i = group * ${WG}u + lidx;
-  if (i >= u.n) { return; }
+${wgslForEach(WG, "u.n")}
   let v = src[i];
   dst[i] = ${vec4 ? "vec4f(f(v.x), f(v.y), f(v.z), f(v.w))" : "f(v)"};
 }`,
@@ -151,9 +149,7 @@ function binaryKernel(op: BinaryOp, rank: number): KernelSpec {
     bindings: [{ name: "a", access: "read" }, { name: "b", access: "read" }, { name: "y", access: "read_write" }],
     params: shapeParams(rank, 2),
     workgroupSize: WG,
-    body: `${wgslEntry(WG)}
-  let i = group * ${WG}u + lidx;
-  if (i >= u.n) { return; }
+    body: `${wgslForEach(WG, "u.n")}
   ${indexing(rank, 2)}
   y[i] = a[o0] ${BINARY_WGSL[op]} b[o1];
 }`,
@@ -251,9 +247,7 @@ function stridedKernel(rank: number): KernelSpec {
     bindings: [{ name: "x", access: "read" }, { name: "y", access: "read_write" }],
     params: [...shapeParams(rank, 1), ["offset", "u32"]],
     workgroupSize: WG,
-    body: `${wgslEntry(WG)}
-  let i = group * ${WG}u + lidx;
-  if (i >= u.n) { return; }
+    body: `${wgslForEach(WG, "u.n")}
   ${indexing(rank, 1)}
   y[i] = x[u.offset + o0];
 }`,
@@ -295,9 +289,7 @@ function sgdKernel(vec4: boolean): KernelSpec {
     ],
     params: [["n", "u32"], ["lr", "f32"], ["momentum", "f32"], ["wd", "f32"]],
     workgroupSize: WG,
-    body: `${wgslEntry(WG)}
-  let i = group * ${WG}u + lidx;
-  if (i >= u.n) { return; }
+    body: `${wgslForEach(WG, "u.n")}
   let p = param[i];
   let d = grad[i] + u.wd * p;
   let m = u.momentum * mom[i] + d;

@@ -7,8 +7,8 @@
  * @module
  */
 import type { PoolGeometry } from "../backend.ts";
-import { groupsFor, wgslEntry } from "./_dispatch.ts";
-import { defineKernel, type KernelSpec } from "./_kernel.ts";
+import { groupsFor, wgslForEach } from "./_dispatch.ts";
+import { type BindingSpec, defineKernel, type KernelSpec } from "./_kernel.ts";
 import type { GpuBuffer, GpuRuntime } from "./_runtime.ts";
 
 const WG = 256;
@@ -28,6 +28,29 @@ const POOL_PARAMS = [
 
 function poolParams(count: number, g: PoolGeometry): number[] {
   return [count, g.h, g.w, g.oh, g.ow, g.kernel, g.stride, g.pad, g.kernel * g.kernel];
+}
+
+/**
+ * A pooling kernel: one invocation per item of `u.n` (`i`), pooling uniforms, `body` after the bounds
+ * check, `helpers` (WGSL functions) before the entry point.
+ */
+function poolKernel(key: string, op: string, bindings: BindingSpec[], body: string, helpers = ""): KernelSpec {
+  return defineKernel(key, () => ({
+    key,
+    op,
+    bindings,
+    params: POOL_PARAMS,
+    workgroupSize: WG,
+    body: `${helpers}
+${wgslForEach(WG, "u.n")}
+${body}
+}`,
+  }));
+}
+
+/** Dispatches a pooling kernel over `count` items. */
+function runPool(rt: GpuRuntime, kernel: KernelSpec, buffers: GpuBuffer[], count: number, g: PoolGeometry): void {
+  rt.run(kernel, buffers, poolParams(count, g), groupsFor(count, WG));
 }
 
 /** WGSL: the window of output `i` (`plane`, top-left `y0`, `x0`) clipped to the image as `[ya, yb) × [xa, xb)`. */
@@ -62,23 +85,17 @@ const ARGMAX = `fn argmax(i: u32) -> u32 {
 }`;
 
 function avgKernel(): KernelSpec {
-  return defineKernel("avg_pool", () => ({
-    key: "avg_pool",
-    op: "avgPool2d",
-    bindings: [{ name: "x", access: "read" }, { name: "y", access: "read_write" }],
-    params: POOL_PARAMS,
-    workgroupSize: WG,
-    body: `${wgslEntry(WG)}
-  let i = group * ${WG}u + lidx;
-  if (i >= u.n) { return; }
-  ${WINDOW}
+  return poolKernel(
+    "avg_pool",
+    "avgPool2d",
+    [{ name: "x", access: "read" }, { name: "y", access: "read_write" }],
+    `  ${WINDOW}
   var s = 0.0;
   for (var yy = ya; yy < yb; yy++) {
     for (var xx = xa; xx < xb; xx++) { s += x[base + yy * u.w + xx]; }
   }
-  y[i] = s / u.area;
-}`,
-  }));
+  y[i] = s / u.area;`,
+  );
 }
 
 /** WGSL: for input element `i`, loops `oy`, `ox` over the windows containing it (row-major), with `o` the output index. */
@@ -95,73 +112,50 @@ const WINDOWS_OF_INPUT = `let plane = i / (u.h * u.w);
   let obase = plane * u.oh * u.ow;`;
 
 function avgBackwardKernel(): KernelSpec {
-  return defineKernel("avg_pool_backward", () => ({
-    key: "avg_pool_backward",
-    op: "avgPool2dBackward",
-    bindings: [{ name: "dy", access: "read" }, { name: "dx", access: "read_write" }],
-    params: POOL_PARAMS,
-    workgroupSize: WG,
-    body: `${wgslEntry(WG)}
-  let i = group * ${WG}u + lidx;
-  if (i >= u.n) { return; }
-  ${WINDOWS_OF_INPUT}
+  return poolKernel(
+    "avg_pool_backward",
+    "avgPool2dBackward",
+    [{ name: "dy", access: "read" }, { name: "dx", access: "read_write" }],
+    `  ${WINDOWS_OF_INPUT}
   var s = 0.0;
   for (var oy = oy0; i32(oy) < oy1; oy++) {
     for (var ox = ox0; i32(ox) < ox1; ox++) { s += dy[obase + oy * u.ow + ox] / u.area; }
   }
-  dx[i] = s;
-}`,
-  }));
+  dx[i] = s;`,
+  );
 }
 
 function maxKernel(): KernelSpec {
-  return defineKernel("max_pool", () => ({
-    key: "max_pool",
-    op: "maxPool2d",
-    bindings: [{ name: "x", access: "read" }, { name: "y", access: "read_write" }],
-    params: POOL_PARAMS,
-    workgroupSize: WG,
-    body: `${ARGMAX}
-${wgslEntry(WG)}
-  let i = group * ${WG}u + lidx;
-  if (i >= u.n) { return; }
-  let at = argmax(i);
-  y[i] = select(x[min(at, arrayLength(&x) - 1u)], neg_inf_f32(), at == ${NONE}u);
-}`,
-  }));
+  return poolKernel(
+    "max_pool",
+    "maxPool2d",
+    [{ name: "x", access: "read" }, { name: "y", access: "read_write" }],
+    `  let at = argmax(i);
+  y[i] = select(x[min(at, arrayLength(&x) - 1u)], neg_inf_f32(), at == ${NONE}u);`,
+    ARGMAX,
+  );
 }
 
 function argmaxKernel(): KernelSpec {
-  return defineKernel("max_pool_argmax", () => ({
-    key: "max_pool_argmax",
-    op: "maxPool2dBackward",
-    bindings: [{ name: "x", access: "read" }, { name: "arg", access: "read_write", type: "u32" }],
-    params: POOL_PARAMS,
-    workgroupSize: WG,
-    body: `${ARGMAX}
-${wgslEntry(WG)}
-  let i = group * ${WG}u + lidx;
-  if (i >= u.n) { return; }
-  arg[i] = argmax(i);
-}`,
-  }));
+  return poolKernel(
+    "max_pool_argmax",
+    "maxPool2dBackward",
+    [{ name: "x", access: "read" }, { name: "arg", access: "read_write", type: "u32" }],
+    `  arg[i] = argmax(i);`,
+    ARGMAX,
+  );
 }
 
 function maxBackwardKernel(): KernelSpec {
-  return defineKernel("max_pool_backward", () => ({
-    key: "max_pool_backward",
-    op: "maxPool2dBackward",
-    bindings: [
+  return poolKernel(
+    "max_pool_backward",
+    "maxPool2dBackward",
+    [
       { name: "arg", access: "read", type: "u32" },
       { name: "dy", access: "read" },
       { name: "dx", access: "read_write" },
     ],
-    params: POOL_PARAMS,
-    workgroupSize: WG,
-    body: `${wgslEntry(WG)}
-  let i = group * ${WG}u + lidx;
-  if (i >= u.n) { return; }
-  ${WINDOWS_OF_INPUT}
+    `  ${WINDOWS_OF_INPUT}
   var s = 0.0;
   for (var oy = oy0; i32(oy) < oy1; oy++) {
     for (var ox = ox0; i32(ox) < ox1; ox++) {
@@ -169,26 +163,19 @@ function maxBackwardKernel(): KernelSpec {
       if (arg[o] == i) { s += dy[o]; }
     }
   }
-  dx[i] = s;
-}`,
-  }));
+  dx[i] = s;`,
+  );
 }
 
 function gatherKernel(): KernelSpec {
-  return defineKernel("max_pool_gather", () => ({
-    key: "max_pool_gather",
-    op: "maxPool2dGather",
-    bindings: [{ name: "x", access: "read" }, { name: "ddx", access: "read" }, { name: "y", access: "read_write" }],
-    params: POOL_PARAMS,
-    workgroupSize: WG,
-    body: `${ARGMAX}
-${wgslEntry(WG)}
-  let i = group * ${WG}u + lidx;
-  if (i >= u.n) { return; }
-  let at = argmax(i);
-  y[i] = select(ddx[min(at, arrayLength(&ddx) - 1u)], 0.0, at == ${NONE}u);
-}`,
-  }));
+  return poolKernel(
+    "max_pool_gather",
+    "maxPool2dGather",
+    [{ name: "x", access: "read" }, { name: "ddx", access: "read" }, { name: "y", access: "read_write" }],
+    `  let at = argmax(i);
+  y[i] = select(ddx[min(at, arrayLength(&ddx) - 1u)], 0.0, at == ${NONE}u);`,
+    ARGMAX,
+  );
 }
 
 function checkPool(op: string, g: PoolGeometry, sizes: Record<string, [number, number]>): void {
@@ -216,7 +203,7 @@ const outSize = (g: PoolGeometry): number => g.n * g.c * g.oh * g.ow;
 export function avgPool2d(rt: GpuRuntime, x: GpuBuffer, g: PoolGeometry): GpuBuffer {
   checkPool("avgPool2d", g, { x: [x.size, inSize(g)] });
   const out = rt.alloc(outSize(g));
-  rt.run(avgKernel(), [x, out], poolParams(out.size, g), groupsFor(out.size, WG));
+  runPool(rt, avgKernel(), [x, out], out.size, g);
   return out;
 }
 
@@ -225,7 +212,7 @@ export function avgPool2dBackward(rt: GpuRuntime, dy: GpuBuffer, g: PoolGeometry
   checkPool("avgPool2dBackward", g, { dy: [dy.size, outSize(g)] });
   if (dy.size === 0) return rt.zeros(inSize(g));
   const dx = rt.alloc(inSize(g));
-  rt.run(avgBackwardKernel(), [dy, dx], poolParams(dx.size, g), groupsFor(dx.size, WG));
+  runPool(rt, avgBackwardKernel(), [dy, dx], dx.size, g);
   return dx;
 }
 
@@ -233,7 +220,7 @@ export function avgPool2dBackward(rt: GpuRuntime, dy: GpuBuffer, g: PoolGeometry
 export function maxPool2d(rt: GpuRuntime, x: GpuBuffer, g: PoolGeometry): GpuBuffer {
   checkPool("maxPool2d", g, { x: [x.size, inSize(g)] });
   const out = rt.alloc(outSize(g));
-  rt.run(maxKernel(), [x, out], poolParams(out.size, g), groupsFor(out.size, WG));
+  runPool(rt, maxKernel(), [x, out], out.size, g);
   return out;
 }
 
@@ -242,9 +229,9 @@ export function maxPool2dBackward(rt: GpuRuntime, x: GpuBuffer, dy: GpuBuffer, g
   checkPool("maxPool2dBackward", g, { x: [x.size, inSize(g)], dy: [dy.size, outSize(g)] });
   if (dy.size === 0) return rt.zeros(inSize(g));
   const arg = rt.alloc(dy.size);
-  rt.run(argmaxKernel(), [x, arg], poolParams(dy.size, g), groupsFor(dy.size, WG));
+  runPool(rt, argmaxKernel(), [x, arg], dy.size, g);
   const dx = rt.alloc(x.size);
-  rt.run(maxBackwardKernel(), [arg, dy, dx], poolParams(dx.size, g), groupsFor(dx.size, WG));
+  runPool(rt, maxBackwardKernel(), [arg, dy, dx], dx.size, g);
   rt.release(arg);
   return dx;
 }
@@ -253,6 +240,6 @@ export function maxPool2dBackward(rt: GpuRuntime, x: GpuBuffer, dy: GpuBuffer, g
 export function maxPool2dGather(rt: GpuRuntime, x: GpuBuffer, ddx: GpuBuffer, g: PoolGeometry): GpuBuffer {
   checkPool("maxPool2dGather", g, { x: [x.size, inSize(g)], ddx: [ddx.size, inSize(g)] });
   const out = rt.alloc(outSize(g));
-  rt.run(gatherKernel(), [x, ddx, out], poolParams(out.size, g), groupsFor(out.size, WG));
+  runPool(rt, gatherKernel(), [x, ddx, out], out.size, g);
   return out;
 }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { groupsFor, wgslEntry } from "./_dispatch.ts";
+import { groupsFor, wgslForEach } from "./_dispatch.ts";
 import { defineKernel, type KernelSpec } from "./_kernel.ts";
 import type { GpuBuffer, GpuRuntime } from "./_runtime.ts";
 
@@ -25,9 +25,7 @@ function sumKernel(): KernelSpec {
     bindings: [{ name: "x", access: "read" }, { name: "y", access: "read_write" }],
     params: [["n", "u32"], ["inner", "u32"], ["reduced", "u32"], ["chunk", "u32"], ["chunks", "u32"]],
     workgroupSize: WG,
-    body: `${wgslEntry(WG)}
-  let i = group * ${WG}u + lidx;
-  if (i >= u.n) { return; }
+    body: `${wgslForEach(WG, "u.n")}
   let ii = i % u.inner;
   let t = i / u.inner;
   let ch = t % u.chunks;

@@ -76,9 +76,6 @@ interface CompiledKernel {
 const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 const STAGING_USAGE = GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST;
 
-/** Bytes of texture copies kept for later kernels (beyond it, copies serve one dispatch). */
-const MAX_TEXTURE_COPY_BYTES = 2 ** 30;
-
 function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(bytes % 2 ** 20 ? 1 : 0)} MiB`;
 }
@@ -255,7 +252,8 @@ export class GpuRuntime {
     if (hit && hit.floats >= b.size) return { texture: hit, kept: true };
     this.#dropTextureCopy(b.gpu);
     const texture = this.#textures.copyFrom(encoder, b.gpu, b.size);
-    if (this.#textureCopyBytes + texture.bytes > MAX_TEXTURE_COPY_BYTES) return { texture, kept: false };
+    // Kept copies share the pools' budget; beyond it a copy serves one dispatch.
+    if (this.#textureCopyBytes + texture.bytes > this.#options.maxPooledBytes) return { texture, kept: false };
     this.#textureCopies.set(b.gpu, texture);
     this.#textureCopyBytes += texture.bytes;
     return { texture, kept: true };

@@ -3,7 +3,7 @@
 import fc from "fast-check";
 import { binary, strided, sum, unary, unaryScalar } from "../src/backends/cpu/elementwise.ts";
 import type { BinaryOp, UnaryOp } from "../src/backends/backend.ts";
-import { assert, assertBitwise } from "./_assert.ts";
+import { assertBitwise } from "./_assert.ts";
 import { RUNS, shapeOf, valuesOf } from "./_arbitrary.ts";
 
 /** The flat index of element `i` of `shape` through `strides`. */

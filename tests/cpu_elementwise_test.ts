@@ -120,7 +120,7 @@ Deno.test("sum over the middle axis equals a naive double-precision sum, in any 
 Deno.test("unary kernels keep the meaning of unaryScalar, NaN and infinities included", () => {
   const x = new Float32Array([NaN, -Infinity, -2, -0, 0, 0.5, 3, Infinity]);
   for (const op of Object.keys(unaryScalar) as UnaryOp[]) {
-    for (const [a, b] of [[0, 0], [-0, 0], [0.5, -1], [-1, 2]]) {
+    for (const [a, b] of [[0, 0], [0, 1], [-0, 0], [0.5, -1], [-1, 2]]) {
       const want = x.map((v) => unaryScalar[op](v, a, b));
       const got = new Float32Array(x.length);
       unary(op, x, a, b, got, 0, 3);
@@ -130,18 +130,21 @@ Deno.test("unary kernels keep the meaning of unaryScalar, NaN and infinities inc
   }
 });
 
-Deno.test("max(x, 0) and gt(x, 0) agree with unaryScalar on every kind of float32 bit pattern", () => {
+Deno.test("max(x, 0) and gt(x, 0, 0 or 1) agree with unaryScalar on every kind of float32 bit pattern", () => {
   fc.assert(
     fc.property(
       fc.array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), { minLength: 1, maxLength: 64 }),
       (ints) => {
-        const special = [0, -(2 ** 31), 1, -1, 0x7f800000, 0x7f800001, 0x7fffffff, 0xff800000 | 0, 0x3f800000];
+        const special = [
+          ...[0, -(2 ** 31), 1, -1, 0x7f800000, 0x7f800001, 0x7fffffff, 0xff800000 | 0, 0x3f800000],
+          ...[0x7fc00000, 0xffc00000 | 0, 0xff800001 | 0], // NaNs of both signs
+        ];
         const x = new Float32Array(Int32Array.from([...ints, ...special]).buffer);
-        for (const op of ["max", "gt"] as const) {
-          const want = x.map((v) => unaryScalar[op](v, 0, 0));
+        for (const [op, b] of [["max", 0], ["gt", 0], ["gt", 1]] as const) {
+          const want = x.map((v) => unaryScalar[op](v, 0, b));
           const got = new Float32Array(x.length);
-          unary(op, x, 0, 0, got);
-          assertBitwise(got, want, `${op}(x, 0)`);
+          unary(op, x, 0, b, got);
+          assertBitwise(got, want, `${op}(x, 0, ${b})`);
         }
       },
     ),

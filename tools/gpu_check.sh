@@ -54,9 +54,9 @@ timeout 150 "$DENO" test -A "${DENO_FLAGS[@]}" tests/cudnn_*_test.ts
 RESULT[unit]=$?
 
 # ---- 3. PyTorch parity ---------------------------------------------------------------------------------
-phase "PyTorch parity suite with AT_BACKEND=cudnn"
+phase "PyTorch parity suite, batch norm + ReLU and NaN rules with AT_BACKEND=cudnn"
 if [ -f tests/parity_test.ts ]; then
-  AT_BACKEND=cudnn timeout 110 "$DENO" test -A "${DENO_FLAGS[@]}" tests/parity_test.ts tests/bn_relu_test.ts
+  AT_BACKEND=cudnn timeout 110 "$DENO" test -A "${DENO_FLAGS[@]}" tests/parity_test.ts tests/bn_relu_test.ts tests/nan_test.ts
   RESULT[parity]=$?
 else
   echo "tests/parity_test.ts is missing"

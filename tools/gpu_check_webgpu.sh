@@ -47,8 +47,8 @@ timeout 60 "$DENO" eval 'const a = await navigator.gpu?.requestAdapter({ powerPr
 console.log(a ? JSON.stringify({ description: a.info.description, vendor: a.info.vendor, fallback: a.info.isFallbackAdapter }) : "no adapter");'
 RESULT[adapter]=$?
 
-phase "PyTorch parity suite and batch norm + ReLU with AT_BACKEND=webgpu"
-AT_BACKEND=webgpu timeout 180 "$DENO" test -A "${DENO_FLAGS[@]}" tests/parity_test.ts tests/bn_relu_test.ts
+phase "PyTorch parity suite, batch norm + ReLU and NaN rules with AT_BACKEND=webgpu"
+AT_BACKEND=webgpu timeout 180 "$DENO" test -A "${DENO_FLAGS[@]}" tests/parity_test.ts tests/bn_relu_test.ts tests/nan_test.ts
 RESULT[parity]=$?
 
 phase "AT step, batch 128, webgpu backend"

@@ -18,7 +18,10 @@ export interface DeviceBuffer {
   readonly size: number;
 }
 
-/** Elementwise unary kernels. Parameters `a` and `b` are scalars (0 when unused). */
+/**
+ * Elementwise unary kernels. Parameters `a` and `b` are scalars (0 when unused). A NaN `x` gives NaN and
+ * infinities follow IEEE arithmetic, as in PyTorch, except where an op says otherwise.
+ */
 export type UnaryOp =
   /** `x * a + b` */
   | "affine"
@@ -27,13 +30,20 @@ export type UnaryOp =
   | "sqrt"
   | "rsqrt"
   | "abs"
-  /** `x > 0 ? 1 : x < 0 ? -1 : 0` */
+  /** `x > 0 ? 1 : x < 0 ? -1 : 0`; 0 for a NaN, as PyTorch's `sign` */
   | "sign"
   /** `x ** a` */
   | "pow"
-  /** `max(x, a)`; ReLU is `max(x, 0)` */
+  /**
+   * `max(x, a)`; ReLU is `max(x, 0)`. A NaN `x` (or `a`) gives NaN, as PyTorch's `relu` and `clamp_min`: never
+   * `a`, so a diverging network stays NaN through its ReLUs.
+   */
   | "max"
-  /** `x > a ? 1 : 0` (the gradient mask of `max`) */
+  /**
+   * `x > a ? 1 : 0`, and `b` where `x` is NaN: the gradient masks of `max`. `b = 1` is ReLU's (PyTorch's
+   * `threshold_backward` passes the gradient where the ReLU's output is NaN), `b = 0` the comparison `x > a`
+   * (PyTorch's `clamp_min` passes none there).
+   */
   | "gt";
 
 /** Elementwise binary kernels with broadcasting. */
@@ -98,9 +108,9 @@ export interface BatchNormGeometry {
   /** Added to the variance. */
   readonly eps: number;
   /**
-   * Forward passes only: apply `max(·, 0)` to the output, as a ReLU after the normalisation would (with
-   * a NaN giving 0, as `unary("max")` does). The backward pass stays that of the normalisation alone:
-   * the caller masks the gradient with the ReLU's.
+   * Forward passes only: apply `max(·, 0)` to the output, as a ReLU after the normalisation would (a NaN
+   * stays NaN, as in `unary("max")`). The backward pass stays that of the normalisation alone: the caller
+   * masks the gradient with the ReLU's.
    */
   readonly relu?: boolean;
 }
@@ -179,7 +189,10 @@ export interface Backend {
   ): DeviceBuffer;
   /** Strided gather: `out[idx] = x[offset + sum(idx[d] * strides[d])]` over `outShape` (transpose, expand, slice). */
   strided(x: DeviceBuffer, outShape: readonly number[], strides: readonly number[], offset: number): DeviceBuffer;
-  /** `x` viewed as `[outer, reduced, inner]` summed over the middle axis: `[outer, inner]`. */
+  /**
+   * `x` viewed as `[outer, reduced, inner]` summed over the middle axis: `[outer, inner]`. A NaN, or both
+   * infinities, in a sum give NaN, in whatever order a backend adds.
+   */
   sum(x: DeviceBuffer, outer: number, reduced: number, inner: number): DeviceBuffer;
 
   // ---- dense ----
@@ -201,7 +214,11 @@ export interface Backend {
   conv2dBackwardFilter(x: DeviceBuffer, dy: DeviceBuffer, g: ConvGeometry): DeviceBuffer;
 
   // ---- normalisation ----
-  /** Training-mode batch norm: normalises with batch statistics and returns updated running ones. */
+  /**
+   * Training-mode batch norm: normalises with batch statistics and returns updated running ones. As in
+   * PyTorch, a NaN in a channel of `x` makes that channel's output, statistics and running statistics NaN;
+   * an infinity does too, except that the mean and the running mean become infinite.
+   */
   batchNormTrain(
     x: DeviceBuffer,
     gamma: DeviceBuffer,
@@ -211,7 +228,10 @@ export interface Backend {
     momentum: number,
     g: BatchNormGeometry,
   ): BatchNormTrainResult;
-  /** `gamma * (x - runningMean) / sqrt(runningVar + eps) + beta`. */
+  /**
+   * `gamma * (x - runningMean) / sqrt(runningVar + eps) + beta`. A NaN running statistic (or a negative
+   * variance) makes its channel NaN, and NaN in `x` stays where it is, as in PyTorch.
+   */
   batchNormInference(
     x: DeviceBuffer,
     gamma: DeviceBuffer,
@@ -235,18 +255,26 @@ export interface Backend {
   avgPool2d(x: DeviceBuffer, g: PoolGeometry): DeviceBuffer;
   /** The gradient of {@linkcode avgPool2d}: spreads each `dy` evenly over its window. */
   avgPool2dBackward(dy: DeviceBuffer, g: PoolGeometry): DeviceBuffer;
-  /** Max pooling; padding never wins. */
+  /** Max pooling; padding never wins, NaN always does (a window holding one gives NaN). */
   maxPool2d(x: DeviceBuffer, g: PoolGeometry): DeviceBuffer;
-  /** Routes `dy` to the first maximum of each window of `x` (PyTorch's tie rule). */
+  /**
+   * Routes `dy` to the first maximum of each window of `x` (PyTorch's tie rule), or to the window's last NaN
+   * when it holds any (PyTorch's kernels take each NaN they meet as the new maximum).
+   */
   maxPool2dBackward(x: DeviceBuffer, dy: DeviceBuffer, g: PoolGeometry): DeviceBuffer;
   /**
-   * The gradient of {@linkcode maxPool2dBackward} w.r.t. its `dy`: gathers `ddx` at the first maximum of
-   * each window of `x`, `[n,c,h,w] -> [n,c,oh,ow]` (double backward through max pooling).
+   * The gradient of {@linkcode maxPool2dBackward} w.r.t. its `dy`: gathers `ddx` at the position of each
+   * window of `x` that {@linkcode maxPool2dBackward} routes to, `[n,c,h,w] -> [n,c,oh,ow]` (double backward
+   * through max pooling).
    */
   maxPool2dGather(x: DeviceBuffer, ddx: DeviceBuffer, g: PoolGeometry): DeviceBuffer;
 
   // ---- softmax ----
-  /** Row-wise log-softmax of `x` viewed as `[rows, cols]`. */
+  /**
+   * Row-wise log-softmax of `x` viewed as `[rows, cols]`. As in PyTorch, a row holding a NaN or `+∞`, or
+   * only `−∞`, is NaN throughout; elsewhere a `−∞` gives `−∞`. (The maximum that shifts a row skips NaN;
+   * the NaN reaches every element through the sum of exponentials.)
+   */
   logSoftmax(x: DeviceBuffer, rows: number, cols: number): DeviceBuffer;
 
   // ---- optimisation ----

@@ -150,7 +150,10 @@ export function sign(x: Tensor): Tensor {
 /** `x ** p` for a scalar exponent (NaN for negative `x` and fractional `p`, as in PyTorch). */
 export function pow(x: Tensor, p: number): Tensor {
   if (p === 1) return affine(x, 1, 0);
-  return unaryOp("pow", "pow", x, p, 0, (g) => mul(g, affine(pow(x, p - 1), p, 0)));
+  // PyTorch computes these two exponents as sqrt and rsqrt, so that −∞ gives NaN (`x ** 0.5` is ∞, `x ** -0.5`
+  // is 0); its gradient stays `p x^(p−1)`.
+  const op = p === 0.5 ? "sqrt" : p === -0.5 ? "rsqrt" : "pow";
+  return unaryOp("pow", op, x, p, 0, (g) => mul(g, affine(pow(x, p - 1), p, 0)));
 }
 
 /** `x * x` */
@@ -158,17 +161,28 @@ export function square(x: Tensor): Tensor {
   return mul(x, x);
 }
 
-/** `max(x, min)`; the gradient flows where `x > min`. */
+/** `max(x, min)`, NaN where `x` is NaN; the gradient flows where `x > min` (not at a NaN, as PyTorch's `clamp_min`). */
 export function clampMin(x: Tensor, min: number): Tensor {
   return unaryOp("clampMin", "max", x, min, 0, (g) => mul(g, greaterThan(x, min)));
 }
 
-/** `max(x, 0)` */
+/**
+ * `max(x, 0)`, NaN where `x` is NaN; the gradient flows where `x > 0` or `x` is NaN (PyTorch's
+ * `threshold_backward`), see {@linkcode reluMask}.
+ */
 export function relu(x: Tensor): Tensor {
-  return clampMin(x, 0);
+  return unaryOp("relu", "max", x, 0, 0, (g) => mul(g, reluMask(x)));
 }
 
-/** `x > threshold ? 1 : 0`; no gradient flows through it. */
+/** `x > threshold ? 1 : 0` (0 where `x` is NaN); no gradient flows through it. */
 export function greaterThan(x: Tensor, threshold: number): Tensor {
   return unaryOp("greaterThan", "gt", x, threshold, 0, null);
+}
+
+/**
+ * The gradient mask of {@linkcode relu} at `x` (or at its output, which is positive or NaN where `x` is):
+ * 1 where `x > 0` or `x` is NaN, else 0. PyTorch passes the gradient where the ReLU's output is NaN.
+ */
+export function reluMask(x: Tensor): Tensor {
+  return unaryOp("reluMask", "gt", x, 0, 1, null);
 }

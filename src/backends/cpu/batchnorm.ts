@@ -80,7 +80,7 @@ export function batchNormInference(
   }
 }
 
-/** `y = x · scale + shift` over channel `ch`, then `max(·, 0)` with `g.relu` (a NaN gives 0). */
+/** `y = x · scale + shift` over channel `ch`, then `max(·, 0)` with `g.relu` (a NaN stays NaN). */
 function apply(x: Float32Array, y: Float32Array, ch: number, scale: number, shift: number, g: BatchNormGeometry): void {
   const { n, c, hw } = g;
   for (let b = 0; b < n; b++) {
@@ -88,7 +88,8 @@ function apply(x: Float32Array, y: Float32Array, ch: number, scale: number, shif
     if (g.relu) {
       for (let i = 0; i < hw; i++) {
         const v = Math.fround(x[base + i] * scale + shift);
-        y[base + i] = v > 0 ? v : 0;
+        // NaN fails the test and passes through, as unary("max") lets it.
+        y[base + i] = v <= 0 ? 0 : v;
       }
     } else {
       for (let i = 0; i < hw; i++) y[base + i] = x[base + i] * scale + shift;

@@ -17,8 +17,8 @@ export const unaryScalar: Record<UnaryOp, (x: number, a: number, b: number) => n
   abs: (x) => Math.abs(x),
   sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0),
   pow: (x, a) => x ** a,
-  max: (x, a) => (x > a ? x : a),
-  gt: (x, a) => (x > a ? 1 : 0),
+  max: (x, a) => (x > a || Number.isNaN(x) ? x : a),
+  gt: (x, a, b) => (x > a ? 1 : Number.isNaN(x) ? b : 0),
 };
 
 /** `out[i] = op(x[i], a, b)` for `i` in `[lo, hi)`, with the meaning of {@linkcode unaryScalar}. */
@@ -41,14 +41,16 @@ export function unary(
       if (Object.is(a, 0)) return reluBits(x, out, lo, hi);
       for (let i = lo; i < hi; i++) {
         const v = x[i];
-        if (v > a) out[i] = v;
+        if (v > a || v !== v) out[i] = v;
         else out[i] = a;
       }
       return;
     case "gt":
-      if (Object.is(a, 0)) return positiveBits(x, out, lo, hi);
+      if (Object.is(a, 0) && (b === 0 || b === 1)) return positiveBits(x, out, lo, hi, b);
       for (let i = lo; i < hi; i++) {
-        if (x[i] > a) out[i] = 1;
+        const v = x[i];
+        if (v > a) out[i] = 1;
+        else if (v !== v) out[i] = b;
         else out[i] = 0;
       }
       return;
@@ -61,35 +63,44 @@ export function unary(
 
 /**
  * The float32 bit patterns `b` with `x > 0`: `0 < b ≤ 0x7f800000` as int32 (positive, up to +∞; NaNs lie
- * above, negatives and −0 below zero). Branch-free tests on the bits beat a compare on random signs
- * (V8 compiles the compare to a mispredicted jump) by about eight times.
+ * above, negatives and −0 below zero). NaNs are the patterns with `b & 0x7fffffff > 0x7f800000`.
+ * Branch-free tests on the bits beat a compare on random signs (V8 compiles the compare to a mispredicted
+ * jump) by about eight times.
  */
 const POSITIVE_INFINITY_BITS = 0x7f800000;
 const ONE_BITS = 0x3f800000;
+
+/** All ones (−1) where the bits `b` are a NaN, else 0. */
+function nanMask(b: number): number {
+  return (POSITIVE_INFINITY_BITS - (b & 0x7fffffff)) >> 31;
+}
 
 function intView(a: Float32Array): Int32Array {
   return new Int32Array(a.buffer, a.byteOffset, a.length);
 }
 
-/** `max(x, 0)`, exactly as `x > 0 ? x : 0`: keeps the bits where `x > 0`, else +0 (NaN gives 0 too). */
+/**
+ * `max(x, 0)` as {@linkcode unaryScalar} defines it: keeps the bits where `x > 0` or `x` is NaN (of either
+ * sign), else +0.
+ */
 function reluBits(x: Float32Array, out: Float32Array, lo: number, hi: number): void {
   const xi = intView(x), oi = intView(out);
   for (let i = lo; i < hi; i++) {
     const b = xi[i];
-    // Sign bit of `above | b` set iff b > +∞ (NaN) or b < 0.
-    const above = (POSITIVE_INFINITY_BITS - b) | 0;
-    oi[i] = b & ~((above | b) >> 31);
+    // Zero where the sign bit is set and the bits are no NaN.
+    oi[i] = b & ~((b >> 31) & ~nanMask(b));
   }
 }
 
-/** `x > 0 ? 1 : 0` on the bits, as {@linkcode reluBits}. */
-function positiveBits(x: Float32Array, out: Float32Array, lo: number, hi: number): void {
+/** `x > 0 ? 1 : 0` on the bits, as {@linkcode reluBits}, and `nan` (0 or 1) where `x` is NaN. */
+function positiveBits(x: Float32Array, out: Float32Array, lo: number, hi: number, nan: number): void {
   const xi = intView(x), oi = intView(out);
+  const nanBits = nan === 1 ? ONE_BITS : 0;
   for (let i = lo; i < hi; i++) {
     const b = xi[i];
     const above = (POSITIVE_INFINITY_BITS - b) | 0;
     // Sign bit of `(b - 1) | above` set iff b ≤ 0 (as int32, −0 included through `above`) or b > +∞.
-    oi[i] = ONE_BITS & ~((((b - 1) | 0) | above) >> 31);
+    oi[i] = (ONE_BITS & ~((((b - 1) | 0) | above) >> 31)) | (nanBits & nanMask(b));
   }
 }
 

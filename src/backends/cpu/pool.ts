@@ -58,7 +58,10 @@ export function avgPool2dBackward(
   });
 }
 
-/** Index into `x` of the first maximum (NaN wins, as in PyTorch) of a window, or -1 if the window is all padding. */
+/**
+ * Index into `x` of the first maximum of a window, or of its last NaN when it holds any (PyTorch's loop: each
+ * NaN replaces the running maximum, and only a NaN replaces a NaN), or -1 if the window is all padding.
+ */
 function argmax(x: Float32Array, g: PoolGeometry, p: number, y0: number, x0: number): number {
   const { h, w, kernel } = g;
   let best = -Infinity, at = -1;
@@ -69,14 +72,13 @@ function argmax(x: Float32Array, g: PoolGeometry, p: number, y0: number, x0: num
       if (at < 0 || v > best || Number.isNaN(v)) {
         best = v;
         at = i;
-        if (Number.isNaN(v)) return at;
       }
     }
   }
   return at;
 }
 
-/** Max pooling (the first maximum of each window; NaN wins), for planes `[lo, hi)`. */
+/** Max pooling (the maximum of each window; NaN wins), for planes `[lo, hi)`. */
 export function maxPool2d(x: Float32Array, g: PoolGeometry, y: Float32Array, lo = 0, hi: number = g.n * g.c): void {
   forEachWindow(g, lo, hi, (p, o, y0, x0) => {
     const i = argmax(x, g, p, y0, x0);
@@ -84,7 +86,7 @@ export function maxPool2d(x: Float32Array, g: PoolGeometry, y: Float32Array, lo 
   });
 }
 
-/** Gradient of {@linkcode maxPool2d}: each `dy` routed to its window's first maximum, for planes `[lo, hi)`. */
+/** Gradient of {@linkcode maxPool2d}: each `dy` routed to its window's {@linkcode argmax}, for planes `[lo, hi)`. */
 export function maxPool2dBackward(
   x: Float32Array,
   dy: Float32Array,
@@ -100,7 +102,7 @@ export function maxPool2dBackward(
   });
 }
 
-/** `ddx` gathered at each window's first maximum (double backward of max pooling), for planes `[lo, hi)`. */
+/** `ddx` gathered at each window's {@linkcode argmax} (double backward of max pooling), for planes `[lo, hi)`. */
 export function maxPool2dGather(
   x: Float32Array,
   ddx: Float32Array,

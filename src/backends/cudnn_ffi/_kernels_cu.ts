@@ -157,8 +157,9 @@ extern "C" __global__ void at_unary(const float* __restrict__ x, float* __restri
         // JavaScript's x ** a is NaN where C's pow gives 1: a NaN exponent, and |x| = 1 with an infinite one.
         r = (a != a || (fabs(v) == 1.0 && fabs(a) == (double)at_inf())) ? at_nan() : pow(v, a);
         break;
-      case 8: r = v > a ? v : a; break;
-      default: r = v > a ? 1.0 : 0.0; break;
+      // max and gt keep a NaN x (as PyTorch's relu and the cpu backend): never fmax, whose NaN gives a.
+      case 8: r = (v > a || v != v) ? v : a; break;
+      default: r = v > a ? 1.0 : (v != v ? b : 0.0); break;
     }
     y[i] = (float)r;
   }
@@ -291,7 +292,8 @@ extern "C" __global__ void at_sgd(float* __restrict__ param, const float* __rest
 
 // ---- pooling --------------------------------------------------------------------------------------------
 
-// Index within its plane of the first maximum of a window (NaN wins), or -1 if the window is all padding.
+// Index within its plane of the first maximum of a window, or of its last NaN (PyTorch's rule: each NaN
+// replaces the running maximum), or -1 if the window is all padding.
 __device__ int at_window_argmax(const float* plane, const AtPool& g, int y0, int x0) {
   float best = -at_inf();
   int at = -1;
@@ -303,7 +305,6 @@ __device__ int at_window_argmax(const float* plane, const AtPool& g, int y0, int
       if (at < 0 || v > best || v != v) {
         best = v;
         at = k;
-        if (v != v) return at;
       }
     }
   }

@@ -77,6 +77,49 @@ function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+const RUNTIME_DIR = "XDG_RUNTIME_DIR";
+
+function granted(descriptor: Deno.PermissionDescriptor): boolean {
+  return Deno.permissions.querySync(descriptor).state === "granted";
+}
+
+/**
+ * Calls `start` with `XDG_RUNTIME_DIR` pointing at a new private (0700) directory when the variable is unset or
+ * not an absolute path, then restores it and removes the directory. Requesting an adapter makes Mesa's drivers
+ * look for a Wayland display, and without the variable libwayland prints `error: XDG_RUNTIME_DIR is invalid or
+ * not set in the environment.` (twice, on every request) although nothing fails. Deno reaches the driver within
+ * the `requestAdapter()` call itself, so the variable is set only for that call, and the program's environment is
+ * the same afterwards. Without env permission for the variable and write permission for the temporary directory,
+ * `start` runs as it is.
+ */
+function withRuntimeDir<T>(start: () => T): T {
+  if (Deno.build.os === "windows" || Deno.build.os === "darwin") return start();
+  if (!granted({ name: "env", variable: RUNTIME_DIR })) return start();
+  const before = Deno.env.get(RUNTIME_DIR);
+  if (before?.startsWith("/")) return start();
+  const temporary = (granted({ name: "env", variable: "TMPDIR" }) && Deno.env.get("TMPDIR")) || "/tmp";
+  if (!granted({ name: "write", path: temporary })) return start();
+  let dir: string;
+  try {
+    dir = Deno.makeTempDirSync({ dir: temporary, prefix: "at-core-runtime-" });
+    Deno.chmodSync(dir, 0o700);
+  } catch {
+    return start();
+  }
+  Deno.env.set(RUNTIME_DIR, dir);
+  try {
+    return start();
+  } finally {
+    if (before === undefined) Deno.env.delete(RUNTIME_DIR);
+    else Deno.env.set(RUNTIME_DIR, before);
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch {
+      // An empty directory left in the temporary folder harms nothing.
+    }
+  }
+}
+
 /** The adapter, or an error that says why there is none. */
 export async function requestAdapter(): Promise<{ adapter: GPUAdapter; report: AdapterReport }> {
   const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
@@ -85,7 +128,8 @@ export async function requestAdapter(): Promise<{ adapter: GPUAdapter; report: A
   }
   let adapter: GPUAdapter | null;
   try {
-    adapter = await withTimeout(gpu.requestAdapter({ powerPreference: "high-performance" }), "requestAdapter()");
+    const request = withRuntimeDir(() => gpu.requestAdapter({ powerPreference: "high-performance" }));
+    adapter = await withTimeout(request, "requestAdapter()");
   } catch (e) {
     throw new Error(`webgpu: requestAdapter() failed: ${e instanceof Error ? e.message : e}`, { cause: e });
   }

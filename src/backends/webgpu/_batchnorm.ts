@@ -226,6 +226,18 @@ function walkItems(walk: Walk, size: number): number {
 }
 
 /**
+ * WGSL `fn relu(v)` for `f32` or `vec4f`: `max(v, 0)` with NaN kept, as `unary("max")` (the NaN test on the
+ * bits, which no compiler folds away).
+ */
+function wgslRelu(type: "f32" | "vec4f"): string {
+  const [u, bool] = type === "f32" ? ["u32", "bool"] : ["vec4u", "vec4<bool>"];
+  return `fn relu(v: ${type}) -> ${type} {
+  let nan: ${bool} = (bitcast<${u}>(v) & ${u}(0x7fffffffu)) > ${u}(0x7f800000u);
+  return select(${type}(0.0), v, (v > ${type}(0.0)) | nan);
+}`;
+}
+
+/**
  * An elementwise kernel over `[n, c, hw]` with per-channel coefficients `coef` (of `coefType`):
  * `expr(k, at)` is the output vec4 (or f32) at data index `at`, with `k` the channel's coefficients;
  * `data` names the read bindings of the data's type, `out` the written one.
@@ -255,7 +267,7 @@ function channelwiseKernel(
     ],
     params: [["n", "u32"], ["c", "u32"], ["hw", "u32"]],
     workgroupSize: WG,
-    body: `fn relu(v: ${type}) -> ${type} { return select(${type}(0.0), v, v > ${type}(0.0)); }
+    body: `${wgslRelu(type)}
 ${wgslForEach(WG, "u.n")}
   let k = coef[(i / (u.hw / ${per}u)) % u.c];
   let at = i * ${walk === "v16" ? 4 : 1}u;
@@ -266,7 +278,7 @@ ${wgslForEach(WG, "u.n")}
 
 /**
  * `y = x · scale[ch] + shift[ch]` (coefficients as `(scale, shift)` pairs), then `max(y, 0)` with
- * `g.relu` (a select, so that a NaN gives 0 as `unary("max")` does).
+ * `g.relu` (a NaN stays NaN, as in `unary("max")`).
  */
 function apply(rt: GpuRuntime, x: GpuBuffer, coef: GpuBuffer, y: GpuBuffer, g: BatchNormGeometry): void {
   const walk = walkOf(g.hw);

@@ -27,9 +27,10 @@ const UNARY_WGSL: Record<UnaryOp, string> = {
   abs: "abs(x)",
   sign: "select(select(0.0, -1.0, x < 0.0), 1.0, x > 0.0)",
   pow: "pow_js(x, u.a)",
-  // `x > a ? x : a` and `x > a ? 1 : 0`: a NaN `x` gives `a` and 0, as in the cpu backend.
-  max: "select(u.a, x, x > u.a)",
-  gt: "select(0.0, 1.0, x > u.a)",
+  // A NaN `x` gives NaN (not `a`) and `u.b`, as in the cpu backend. WGSL's `max` need not propagate NaN, and
+  // a compiler that assumes no NaN may fold `x != x` away: `is_nan` tests the bits.
+  max: "select(u.a, x, x > u.a || is_nan(x))",
+  gt: "select(select(0.0, u.b, is_nan(x)), 1.0, x > u.a)",
 };
 
 /** `x ** a` as JavaScript defines it, including negative bases with integer exponents and infinities. */

@@ -1,8 +1,8 @@
 /**
  * Average and max pooling with their gradients. Gradients gather (each input element sums the windows
  * that contain it, in the order the cpu backend adds them) instead of scattering, so no atomics are
- * needed and results are deterministic. Max pooling records the first maximum of each window (NaN wins,
- * padding never does) in a u32 scratch buffer that the backward pass and the gather read.
+ * needed and results are deterministic. Max pooling records the first maximum of each window, or its last
+ * NaN (NaN wins, padding never does) in a u32 scratch buffer that the backward pass and the gather read.
  *
  * @module
  */
@@ -65,19 +65,26 @@ const WINDOW = `let plane = i / (u.oh * u.ow);
   let xb = u32(clamp(x0 + i32(u.kernel), 0, i32(u.w)));
   let base = plane * u.h * u.w;`;
 
-/** WGSL: `fn argmax(i: u32) -> u32`, index into x of the first maximum of window `i`, or NONE. */
+/**
+ * WGSL: `fn argmax(i: u32) -> u32`, index into x of the first maximum of window `i`, or of its last NaN
+ * (PyTorch's rule, as the cpu backend's `argmax`), or NONE. Once a NaN is found only another replaces it;
+ * that is a flag, not `v > NaN` being false, which a compiler assuming no NaN need not keep.
+ */
 const ARGMAX = `fn argmax(i: u32) -> u32 {
   ${WINDOW}
   var best = 0.0;
   var at = ${NONE}u;
+  var nan = false;
   for (var yy = ya; yy < yb; yy++) {
     for (var xx = xa; xx < xb; xx++) {
       let j = base + yy * u.w + xx;
       let v = x[j];
-      if (at == ${NONE}u || v > best || is_nan(v)) {
+      if (is_nan(v)) {
+        at = j;
+        nan = true;
+      } else if (!nan && (at == ${NONE}u || v > best)) {
         best = v;
         at = j;
-        if (is_nan(v)) { return at; }
       }
     }
   }
@@ -224,7 +231,7 @@ export function maxPool2d(rt: GpuRuntime, x: GpuBuffer, g: PoolGeometry): GpuBuf
   return out;
 }
 
-/** Routes `dy` to the first maximum of each window (argmax pass, then a gather per input element). */
+/** Routes `dy` to the argmax of each window (argmax pass, then a gather per input element). */
 export function maxPool2dBackward(rt: GpuRuntime, x: GpuBuffer, dy: GpuBuffer, g: PoolGeometry): GpuBuffer {
   checkPool("maxPool2dBackward", g, { x: [x.size, inSize(g)], dy: [dy.size, outSize(g)] });
   if (dy.size === 0) return rt.zeros(inSize(g));
@@ -236,7 +243,7 @@ export function maxPool2dBackward(rt: GpuRuntime, x: GpuBuffer, dy: GpuBuffer, g
   return dx;
 }
 
-/** `ddx` at the first maximum of each window (0 for an all-padding window). */
+/** `ddx` at the argmax of each window (0 for an all-padding window). */
 export function maxPool2dGather(rt: GpuRuntime, x: GpuBuffer, ddx: GpuBuffer, g: PoolGeometry): GpuBuffer {
   checkPool("maxPool2dGather", g, { x: [x.size, inSize(g)], ddx: [ddx.size, inSize(g)] });
   const out = rt.alloc(outSize(g));

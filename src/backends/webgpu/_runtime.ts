@@ -76,6 +76,15 @@ interface CompiledKernel {
 const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 const STAGING_USAGE = GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST;
 
+/**
+ * A promise that settles after both `a` and `b`, holding neither's value. `Promise.all([a, b])` resolves to
+ * `[value of a, value of b]`, so a running chain of them (one link per dispatch and per submit) would keep
+ * an array for every link ever made: ~25 KiB of heap per training step of a WRN, never collected.
+ */
+function both(a: Promise<void>, b: Promise<unknown>): Promise<void> {
+  return Promise.all([a, b]).then(() => {});
+}
+
 function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(bytes % 2 ** 20 ? 1 : 0)} MiB`;
 }
@@ -116,13 +125,14 @@ export class GpuRuntime {
   #errorOrder = Infinity;
   #watched = 0;
   #lost: Error | undefined;
-  readonly #lostPromise: Promise<never>;
-  #checks: Promise<unknown> = Promise.resolve();
+  /** The rejecters of the waits in progress (`#unlessLost`), called if the device is lost. */
+  readonly #waits = new Set<(lost: Error) => void>();
+  #checks: Promise<void> = Promise.resolve();
   #destroyed = false;
 
   // Profiling with timestamp queries: two per dispatch of the batch.
   readonly #querySet: GPUQuerySet | undefined;
-  #profiled: Promise<unknown> = Promise.resolve();
+  #profiled: Promise<void> = Promise.resolve();
   readonly #times = new Map<string, { dispatches: number; ns: number }>();
 
   constructor(device: GPUDevice, options: RuntimeOptions) {
@@ -142,14 +152,14 @@ export class GpuRuntime {
     this.#uniformU32 = new Uint32Array(this.#uniformData);
     this.#uniformI32 = new Int32Array(this.#uniformData);
     this.#uniformF32 = new Float32Array(this.#uniformData);
-    this.#lostPromise = device.lost.then((info) => {
+    device.lost.then((info) => {
       this.#lost ??= new Error(
         `webgpu: the device was lost (reason: ${info.reason ?? "unknown"}${info.message ? `: ${info.message}` : ""})` +
           (this.#kernelsInBatch.length ? `; kernels in flight: ${this.#kernelSummary()}` : ""),
       );
-      throw this.#lost;
+      for (const reject of this.#waits) reject(this.#lost);
+      this.#waits.clear();
     });
-    this.#lostPromise.catch(() => {}); // observed through #check and download
     if (options.profile) {
       this.#querySet = device.createQuerySet({ type: "timestamp", count: 2 * options.maxBatch });
     }
@@ -177,6 +187,19 @@ export class GpuRuntime {
     if (this.#error && order >= this.#errorOrder) return;
     this.#error = new Error(message);
     this.#errorOrder = order;
+  }
+
+  /**
+   * `work`, or a rejection with the device loss if that comes first. Not `Promise.race` with a promise of
+   * the loss: that promise never settles, and every race would leave a reaction on it for good (one per
+   * download).
+   */
+  #unlessLost<T>(work: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      work.then(resolve, reject).finally(() => this.#waits.delete(reject));
+      if (this.#lost) reject(this.#lost);
+      else this.#waits.add(reject);
+    });
   }
 
   /** Throws the first error reported since, or the device loss. */
@@ -283,7 +306,7 @@ export class GpuRuntime {
     this.#encoderFor(buffer).copyBufferToBuffer(buffer.gpu, 0, staging, 0, bytes);
     this.flush();
     try {
-      await Promise.race([staging.mapAsync(GPUMapMode.READ, 0, bytes), this.#lostPromise]);
+      await this.#unlessLost(staging.mapAsync(GPUMapMode.READ, 0, bytes));
     } catch (e) {
       this.check();
       throw new Error(`webgpu download: mapping the staging buffer failed: ${e instanceof Error ? e.message : e}`, {
@@ -346,7 +369,7 @@ export class GpuRuntime {
       }
       this.#fail(`webgpu: ${what} failed: ${detail}`, order);
     }, (e) => this.#fail(`webgpu: ${what}: ${e instanceof Error ? e.message : e}`, order));
-    this.#checks = Promise.all([this.#checks, check]);
+    this.#checks = both(this.#checks, check);
   }
 
   /**
@@ -471,7 +494,7 @@ export class GpuRuntime {
     const timed = this.#querySet && this.#dispatches > 0 ? this.#resolveTimes(encoder) : undefined;
     device.pushErrorScope("validation");
     device.queue.submit([encoder.finish()]);
-    if (timed) this.#profiled = Promise.all([this.#profiled, timed()]);
+    if (timed) this.#profiled = both(this.#profiled, timed());
     this.#watch(device.popErrorScope(), `submitting kernels ${this.#kernelSummary()}`);
     this.#encoder = undefined;
     this.#dispatches = 0;
@@ -523,7 +546,7 @@ export class GpuRuntime {
   /** Waits until the device has finished everything submitted (for benchmarks). */
   async finish(): Promise<void> {
     this.flush();
-    await Promise.race([this.#device.queue.onSubmittedWorkDone(), this.#lostPromise]);
+    await this.#unlessLost(this.#device.queue.onSubmittedWorkDone());
     await this.#settle();
   }
 

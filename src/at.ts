@@ -3,14 +3,19 @@
  *
  * @module
  */
+import { numberRule, oneOf, optionsChecker } from "./_options.ts";
 import { normalizeRows } from "./tensor/normalize.ts";
-import { fmtShape, type Tensor } from "./tensor/tensor.ts";
+import { checkBatch, fmtShape, type Tensor } from "./tensor/tensor.ts";
 
 /** Options of {@linkcode at}. */
 export interface AttentionOptions {
-  /** Power applied to absolute activations before averaging over channels; default 2 (the paper's choice). */
+  /** Power applied to absolute activations before averaging over channels, finite and > 0; default 2 (the paper's). */
   readonly p?: number;
 }
+
+const P_RULE = numberRule({ above: 0 });
+const checkAttentionOptions = optionsChecker<AttentionOptions>("at", { p: P_RULE });
+const checkAtLossOptions = optionsChecker<AtLossOptions>("atLoss", { p: P_RULE, mode: oneOf("reference", "paper") });
 
 /**
  * Attention map of activations `x [N, C, H, W]`: the mean over channels of `|x|^p`, flattened to `[N, H·W]`,
@@ -21,8 +26,11 @@ export interface AttentionOptions {
  * const maps = at(groupOutput); // [N, H*W], each row of unit norm
  * ```
  */
-export function at(x: Tensor, { p = 2 }: AttentionOptions = {}): Tensor {
+export function at(x: Tensor, options: AttentionOptions = {}): Tensor {
+  checkAttentionOptions(options);
+  const { p = 2 } = options;
   if (x.rank !== 4) throw new RangeError(`at: expects activations [N, C, H, W], got ${fmtShape(x.shape)}`);
+  checkBatch("at", "activations", x.shape);
   const powered = p === 2 ? x.square() : x.abs().pow(p);
   return normalizeRows(powered.mean(1).reshape([x.shape[0], -1]));
 }
@@ -47,7 +55,9 @@ export interface AtLossOptions extends AttentionOptions {
  * const loss = atLoss(studentGroup, teacherGroup); // shape []
  * ```
  */
-export function atLoss(x: Tensor, y: Tensor, { p = 2, mode = "reference" }: AtLossOptions = {}): Tensor {
+export function atLoss(x: Tensor, y: Tensor, options: AtLossOptions = {}): Tensor {
+  checkAtLossOptions(options);
+  const { p = 2, mode = "reference" } = options;
   if (
     x.rank !== 4 || y.rank !== 4 || x.shape[0] !== y.shape[0] || x.shape[2] !== y.shape[2] || x.shape[3] !== y.shape[3]
   ) {
@@ -57,6 +67,7 @@ export function atLoss(x: Tensor, y: Tensor, { p = 2, mode = "reference" }: AtLo
       } must agree in batch and spatial size [N, *, H, W]`,
     );
   }
+  checkBatch("atLoss", "activations", x.shape);
   const diff = at(x, { p }).sub(at(y, { p }));
   if (mode === "reference") return diff.square().mean();
   // The norm's gradient at a zero difference is taken as zero (clamping keeps it finite).

@@ -3,8 +3,9 @@
  *
  * @module
  */
+import { numberRule, optionsChecker, required } from "./_options.ts";
 import { crossEntropy, logSoftmax } from "./tensor/softmax.ts";
-import { fmtShape, type Tensor } from "./tensor/tensor.ts";
+import { checkBatch, fmtShape, type Tensor } from "./tensor/tensor.ts";
 
 /** Options of {@linkcode kdLoss}. */
 export interface KdOptions {
@@ -15,6 +16,15 @@ export interface KdOptions {
   /** Weight of the distillation term; `1 − alpha` weights the cross-entropy. Default 0.9. */
   readonly alpha?: number;
 }
+
+const checkKdOptions = optionsChecker<KdOptions>("kdLoss", {
+  labels: required({
+    expected: "an array of integer labels",
+    test: (v) => typeof v === "object" && v !== null && typeof (v as ArrayLike<number>).length === "number",
+  }),
+  temperature: numberRule({ above: 0 }),
+  alpha: numberRule({ min: 0, max: 1 }),
+});
 
 /**
  * `alpha · T² · KL(softmax(t/T) ‖ softmax(s/T)) + (1 − alpha) · crossEntropy(s, labels)` for
@@ -27,7 +37,9 @@ export interface KdOptions {
  * const loss = kdLoss(studentLogits, teacherLogits, { labels, temperature: 4, alpha: 0.9 });
  * ```
  */
-export function kdLoss(student: Tensor, teacher: Tensor, { labels, temperature = 4, alpha = 0.9 }: KdOptions): Tensor {
+export function kdLoss(student: Tensor, teacher: Tensor, options: KdOptions): Tensor {
+  checkKdOptions(options);
+  const { labels, temperature = 4, alpha = 0.9 } = options;
   if (student.rank !== 2 || student.shape.some((d, i) => d !== teacher.shape[i]) || teacher.rank !== 2) {
     throw new RangeError(
       `kdLoss: student ${fmtShape(student.shape)} and teacher ${
@@ -35,8 +47,7 @@ export function kdLoss(student: Tensor, teacher: Tensor, { labels, temperature =
       } logits must both be [N, classes]`,
     );
   }
-  if (!(temperature > 0)) throw new RangeError(`kdLoss: temperature must be positive, got ${temperature}`);
-  if (!(alpha >= 0 && alpha <= 1)) throw new RangeError(`kdLoss: alpha must be in [0, 1], got ${alpha}`);
+  checkBatch("kdLoss", "logits", student.shape);
   const ce = alpha < 1 ? crossEntropy(student, labels).mul(1 - alpha) : undefined;
   if (alpha === 0) return ce!;
   const logP = logSoftmax(student.mul(1 / temperature));

@@ -4,9 +4,11 @@
  *
  * @module
  */
+import { pathError } from "./_path_error.ts";
 
 /**
- * Writes `data` to `path` atomically: readers see the old file or the whole new one, never a part.
+ * Writes `data` to `path` atomically: readers see the old file or the whole new one, never a part. An error names
+ * `path`, keeps the class of Deno's file-system error (`Deno.errors.*`) and has it as `cause`.
  *
  * @example
  * ```ts
@@ -23,12 +25,34 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     await file.sync();
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
-    throw e;
+    throw pathError("writeFileAtomic", "write", path, e);
   }
   try {
     await Deno.rename(tmp, path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
-    throw e;
+    throw pathError("writeFileAtomic", "replace", path, e);
   }
+}
+
+/** The name {@linkcode writeFileAtomic} gives its temporary files. */
+const TEMPORARY = /\.tmp-\d+-[0-9a-f]{8}$/;
+
+/**
+ * Removes the temporary files an interrupted {@linkcode writeFileAtomic} left in `dir` (not recursive). Call it
+ * only while no other process writes there. Returns the names removed.
+ *
+ * @example
+ * ```ts
+ * const removed = await removeTemporaries("logs/run"); // e.g. ["log.txt.tmp-4242-0badc0de"]
+ * ```
+ */
+export async function removeTemporaries(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.isFile || !TEMPORARY.test(entry.name)) continue;
+    await Deno.remove(`${dir}/${entry.name}`);
+    removed.push(entry.name);
+  }
+  return removed;
 }

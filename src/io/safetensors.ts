@@ -145,7 +145,8 @@ export function parseSafetensors(bytes: Uint8Array, source = "input"): Safetenso
     }
     const e = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (e === null || typeof e !== "object") fail(source, `entry ${name} is not an object`);
-    if (typeof e.dtype !== "string" || !(e.dtype in BYTES)) {
+    // Object.hasOwn, not `in`: a dtype such as "toString" or "__proto__" must not find Object.prototype.
+    if (typeof e.dtype !== "string" || !Object.hasOwn(BYTES, e.dtype)) {
       fail(
         source,
         `tensor ${name} has unknown dtype ${JSON.stringify(e.dtype)} (supported: ${Object.keys(BYTES).join(", ")})`,
@@ -225,6 +226,11 @@ export function serializeSafetensors(
   if (metadata && Object.keys(metadata).length) entries.push(["__metadata__", metadata]);
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {
+    if (name === "__metadata__") {
+      throw new RangeError(
+        `serializeSafetensors: "__metadata__" is the header's metadata key; it cannot name a tensor`,
+      );
+    }
     const count = t.shape.reduce((p, d) => p * d, 1);
     if (count !== t.data.length) {
       throw new RangeError(`serializeSafetensors: ${name} has ${t.data.length} values but shape [${t.shape}]`);

@@ -17,10 +17,12 @@ export function isRunningStat(name: string): boolean {
 
 /** Splits one record into trainable `params` and running `stats` by name. */
 export function splitParams(all: TensorRecord): { params: TensorRecord; stats: TensorRecord } {
-  const params: TensorRecord = {};
-  const stats: TensorRecord = {};
-  for (const [k, v] of Object.entries(all)) (isRunningStat(k) ? stats : params)[k] = v;
-  return { params, stats };
+  // fromEntries defines own properties, so a name such as "__proto__" stays an entry.
+  const entries = Object.entries(all);
+  return {
+    params: Object.fromEntries(entries.filter(([k]) => !isRunningStat(k))),
+    stats: Object.fromEntries(entries.filter(([k]) => isRunningStat(k))),
+  };
 }
 
 /** Number of scalars in a record (the reference's `n_parameters` counts trainable ones). */
@@ -39,13 +41,13 @@ export function checkRecord(
 ): void {
   const problems: string[] = [];
   for (const [name, shape] of Object.entries(expected)) {
-    const t = record[name];
+    const t = Object.hasOwn(record, name) ? record[name] : undefined;
     if (!t) problems.push(`missing ${name}`);
     else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       problems.push(`${name} has shape ${fmtShape(t.shape)}, expected ${fmtShape(shape)}`);
     }
   }
-  for (const name of Object.keys(record)) if (!(name in expected)) problems.push(`unexpected ${name}`);
+  for (const name of Object.keys(record)) if (!Object.hasOwn(expected, name)) problems.push(`unexpected ${name}`);
   if (problems.length) {
     const shown = problems.slice(0, 8).join("; ") + (problems.length > 8 ? `; and ${problems.length - 8} more` : "");
     throw new Error(`${what}: does not match the network: ${shown}`);

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { numberRule, optionsChecker } from "../_options.ts";
 
 /** Options of {@linkcode stepLr}. */
 export interface StepLrOptions {
@@ -11,6 +12,14 @@ export interface StepLrOptions {
   /** The multiplier; default 0.2. */
   readonly decayRatio?: number;
 }
+
+const checkStepLrOptions = optionsChecker<StepLrOptions>("stepLr", {
+  epochStep: {
+    expected: "an array of epoch numbers",
+    test: (v) => Array.isArray(v) && v.every((e) => Number.isSafeInteger(e)),
+  },
+  decayRatio: numberRule({ min: 0 }),
+});
 
 /**
  * The learning rate of epoch number `epoch` (counted from 1) of a step schedule: `lr · decayRatio^k`, where
@@ -26,7 +35,9 @@ export interface StepLrOptions {
 export function stepLr(
   lr: number,
   epoch: number,
-  { epochStep = [60, 120, 160], decayRatio = 0.2 }: StepLrOptions = {},
+  options: StepLrOptions = {},
 ): number {
+  checkStepLrOptions(options);
+  const { epochStep = [60, 120, 160], decayRatio = 0.2 } = options;
   return lr * decayRatio ** epochStep.filter((s) => epoch >= s).length;
 }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { BOOLEAN, optionsChecker } from "../_options.ts";
 import { closeScope, type Disposable, isRecording, openScope, withRecording } from "./_state.ts";
 import { add } from "./elementwise.ts";
 import { tensorsIn } from "./memory.ts";
@@ -20,6 +21,12 @@ export interface GradientsOptions {
   /** `needs[i] === false` skips input `i` (its result is `undefined`). */
   readonly needs?: readonly boolean[];
 }
+
+const checkGradientsOptions = optionsChecker<GradientsOptions>("gradients", {
+  seed: { expected: "a Tensor", test: (v) => v instanceof Tensor },
+  createGraph: BOOLEAN,
+  needs: { expected: "an array of booleans", test: (v) => Array.isArray(v) && v.every((b) => typeof b === "boolean") },
+});
 
 /**
  * Gradients of `output` w.r.t. each of `inputs` (zeros for inputs it does not depend on). The
@@ -36,6 +43,7 @@ export function gradients(
   inputs: readonly Tensor[],
   options: GradientsOptions = {},
 ): (Tensor | undefined)[] {
+  checkGradientsOptions(options);
   const { seed, createGraph = false, needs } = options;
   if (!seed && output.size !== 1) {
     throw new RangeError(
@@ -158,6 +166,11 @@ export interface GradOptions {
   readonly createGraph?: boolean;
 }
 
+const checkGradOptions = {
+  valueAndGrad: optionsChecker<GradOptions>("valueAndGrad", { createGraph: BOOLEAN }),
+  grad: optionsChecker<GradOptions>("grad", { createGraph: BOOLEAN }),
+};
+
 function leavesOf(params: Params): Tensor[] {
   if (Array.isArray(params)) return [...params];
   if (typeof (params as Tensor).requireGrad === "function") return [params as Tensor];
@@ -185,6 +198,7 @@ export function valueAndGrad<P extends Params, Args extends unknown[], A = undef
   f: (params: P, ...args: Args) => LossResult<A>,
   options: GradOptions = {},
 ): (params: P, ...args: Args) => ValueAndGrad<P, A> {
+  checkGradOptions.valueAndGrad(options);
   const createGraph = options.createGraph ?? false;
   return (params, ...args) => {
     const scope = openScope();
@@ -222,6 +236,7 @@ export function grad<P extends Params, Args extends unknown[]>(
   f: (params: P, ...args: Args) => Tensor,
   options: GradOptions = {},
 ): (params: P, ...args: Args) => GradsOf<P> {
+  checkGradOptions.grad(options);
   const vg = valueAndGrad(f, options);
   return (params, ...args) => vg(params, ...args).grads;
 }

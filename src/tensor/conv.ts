@@ -5,6 +5,7 @@
  * @module
  */
 import type { ConvGeometry } from "../backends/backend.ts";
+import { numberRule, optionsChecker } from "../_options.ts";
 import { backendOf, fmtShape, output, type Tensor } from "./tensor.ts";
 
 /** Stride and zero padding of a convolution (the same along both spatial axes). */
@@ -15,20 +16,22 @@ export interface Conv2dOptions {
   readonly pad?: number;
 }
 
+const checkConvOptions = optionsChecker<Conv2dOptions>("conv2d", {
+  stride: numberRule({ min: 1, integer: true }),
+  pad: numberRule({ min: 0, integer: true }),
+});
+
 /** The geometry of `conv2d(x, w)`, checked, with errors that name both shapes. */
 export function convGeometry(
   xShape: readonly number[],
   wShape: readonly number[],
-  { stride = 1, pad = 0 }: Conv2dOptions,
+  options: Conv2dOptions,
 ): ConvGeometry {
+  checkConvOptions(options);
+  const { stride = 1, pad = 0 } = options;
   const shapes = `input ${fmtShape(xShape)}, filter ${fmtShape(wShape)}`;
   if (xShape.length !== 4 || wShape.length !== 4) {
     throw new RangeError(`conv2d: expects a 4-D input [n, c, h, w] and a 4-D filter [k, c, r, s]; got ${shapes}`);
-  }
-  if (!Number.isInteger(stride) || stride < 1 || !Number.isInteger(pad) || pad < 0) {
-    throw new RangeError(
-      `conv2d: stride must be a positive integer and pad a non-negative one (stride ${stride}, pad ${pad})`,
-    );
   }
   const [n, c, h, w] = xShape;
   const [k, wc, r, s] = wShape;

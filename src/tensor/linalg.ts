@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { BOOLEAN, optionsChecker } from "../_options.ts";
 import { add } from "./elementwise.ts";
 import { backendOf, fmtShape, output, type Tensor } from "./tensor.ts";
 
@@ -15,6 +16,8 @@ export interface MatmulOptions {
   readonly transB?: boolean;
 }
 
+const checkMatmulOptions = optionsChecker<MatmulOptions>("matmulT", { transA: BOOLEAN, transB: BOOLEAN });
+
 /**
  * `op(a) · op(b)` for 2-D tensors, `[m, k] · [k, n] -> [m, n]`.
  *
@@ -23,7 +26,9 @@ export interface MatmulOptions {
  * const y = matmulT(x, w, { transB: true }); // x [n, in] · w[out, in]ᵀ -> [n, out]
  * ```
  */
-export function matmulT(a: Tensor, b: Tensor, { transA = false, transB = false }: MatmulOptions = {}): Tensor {
+export function matmulT(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  checkMatmulOptions(options);
+  const { transA = false, transB = false } = options;
   const be = backendOf("matmul", a, b);
   if (a.rank !== 2 || b.rank !== 2) {
     throw new RangeError(`matmul: expects 2-D tensors, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);

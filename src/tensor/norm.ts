@@ -9,11 +9,12 @@
  * @module
  */
 import type { BatchNormGeometry } from "../backends/backend.ts";
+import { BOOLEAN, numberRule, type OptionRule, optionsChecker, required } from "../_options.ts";
 import { isRecording } from "./_state.ts";
 import { gradients } from "./autograd.ts";
-import { affine, clampMin, greaterThan, mul, rsqrt, sub } from "./elementwise.ts";
+import { affine, mul, relu as reluOf, reluMask, rsqrt, sub } from "./elementwise.ts";
 import { sum } from "./reduce.ts";
-import { backendOf, fmtShape, output, type Tensor, wrap } from "./tensor.ts";
+import { backendOf, checkBatch, fmtShape, output, Tensor, wrap } from "./tensor.ts";
 
 /** The four per-channel tensors of a batch norm layer, named as PyTorch names them. */
 export interface BatchNormParams {
@@ -53,8 +54,23 @@ export interface BatchNormResult {
   readonly runningVar: Tensor;
 }
 
-function geometry(x: Tensor, p: BatchNormParams, eps: number, relu: boolean): BatchNormGeometry {
+const checkBatchNormOptions = optionsChecker<BatchNormOptions>("batchNorm", {
+  training: required(BOOLEAN),
+  momentum: numberRule({ min: 0, max: 1 }),
+  eps: numberRule({ above: 0 }),
+  relu: BOOLEAN,
+});
+const TENSOR: OptionRule = required({ expected: "a Tensor [c]", test: (v) => v instanceof Tensor });
+const checkBatchNormParams = optionsChecker<BatchNormParams>("batchNorm params", {
+  weight: TENSOR,
+  bias: TENSOR,
+  runningMean: TENSOR,
+  runningVar: TENSOR,
+});
+
+function geometry(x: Tensor, p: BatchNormParams, eps: number, relu: boolean, training: boolean): BatchNormGeometry {
   if (x.rank < 2) throw new RangeError(`batchNorm: expects [n, c, ...], got ${fmtShape(x.shape)}`);
+  if (training) checkBatch("batchNorm (training)", "input", x.shape);
   const [n, c] = x.shape;
   for (const [name, t] of Object.entries(p)) {
     if (t.rank !== 1 || t.shape[0] !== c) {
@@ -88,14 +104,16 @@ function composite(x: Tensor, gamma: Tensor, beta: Tensor, g: BatchNormGeometry)
  * ```
  */
 export function batchNorm(x: Tensor, p: BatchNormParams, options: BatchNormOptions): BatchNormResult {
+  checkBatchNormOptions(options);
+  checkBatchNormParams(p);
   const { training, momentum = 0.1, eps = 1e-5, relu = false } = options;
   const be = backendOf("batchNorm", x, p.weight, p.bias, p.runningMean, p.runningVar);
-  const g = geometry(x, p, eps, relu);
+  const g = geometry(x, p, eps, relu, training);
   const { weight: gamma, bias: beta, runningMean: rm, runningVar: rv } = p;
   // The gradient with respect to the normalised values: through the ReLU's mask first, read off the output.
   const masked = (dy: Tensor, y: Tensor) => {
     if (!relu) return dy;
-    const mask = greaterThan(y, 0);
+    const mask = reluMask(y);
     const d = mul(dy, mask);
     if (!isRecording()) mask.dispose();
     return d;
@@ -127,7 +145,7 @@ export function batchNorm(x: Tensor, p: BatchNormParams, options: BatchNormOptio
   const y: Tensor = output(be, r.y, x.shape, "batchNorm", [x, gamma, beta], (dy, needs) => {
     if (isRecording()) {
       const normalised = composite(x, gamma, beta, g);
-      return gradients(relu ? clampMin(normalised, 0) : normalised, [x, gamma, beta], {
+      return gradients(relu ? reluOf(normalised) : normalised, [x, gamma, beta], {
         seed: dy,
         createGraph: true,
         needs,

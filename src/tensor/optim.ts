@@ -4,7 +4,16 @@
  * @module
  */
 import type { SgdOptions } from "../backends/backend.ts";
-import { backendOf, fmtShape, type Tensor } from "./tensor.ts";
+import { numberRule, type OptionRule, optionsChecker, required } from "../_options.ts";
+import { backendOf, fmtShape, sameShape, type Tensor } from "./tensor.ts";
+
+/** The rules of {@linkcode SgdOptions}, as PyTorch's SGD checks them: every one given, finite and ≥ 0. */
+export const SGD_OPTION_RULES: Readonly<Record<keyof SgdOptions, OptionRule>> = {
+  lr: required(numberRule({ min: 0 })),
+  momentum: required(numberRule({ min: 0 })),
+  weightDecay: required(numberRule({ min: 0 })),
+};
+const checkSgdOptions = optionsChecker<SgdOptions>("sgdUpdate", SGD_OPTION_RULES);
 
 /**
  * One SGD step in place, PyTorch semantics: `d = grad + weightDecay·param`,
@@ -17,12 +26,13 @@ import { backendOf, fmtShape, type Tensor } from "./tensor.ts";
  * ```
  */
 export function sgdUpdate(param: Tensor, grad: Tensor, momentumBuffer: Tensor, options: SgdOptions): void {
+  checkSgdOptions(options);
   const be = backendOf("sgdUpdate", param, grad, momentumBuffer);
-  if (grad.size !== param.size || momentumBuffer.size !== param.size) {
+  if (!sameShape(grad.shape, param.shape) || !sameShape(momentumBuffer.shape, param.shape)) {
     throw new RangeError(
       `sgdUpdate: param ${fmtShape(param.shape)}, grad ${fmtShape(grad.shape)} and momentum buffer ${
         fmtShape(momentumBuffer.shape)
-      } must have one size`,
+      } must have one shape`,
     );
   }
   be.sgdUpdate(param.buffer, grad.buffer, momentumBuffer.buffer, options);

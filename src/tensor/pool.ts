@@ -5,6 +5,7 @@
  * @module
  */
 import type { PoolGeometry } from "../backends/backend.ts";
+import { numberRule, optionsChecker, required } from "../_options.ts";
 import { backendOf, fmtShape, output, type Tensor } from "./tensor.ts";
 
 /** Window size, stride and padding of a pooling. */
@@ -17,17 +18,26 @@ export interface Pool2dOptions {
   readonly pad?: number;
 }
 
+const POOL_RULES = {
+  kernel: required(numberRule({ min: 1, integer: true })),
+  stride: numberRule({ min: 1, integer: true }),
+  pad: numberRule({ min: 0, integer: true }),
+};
+const checkPoolOptions = {
+  avgPool2d: optionsChecker<Pool2dOptions>("avgPool2d", POOL_RULES),
+  maxPool2d: optionsChecker<Pool2dOptions>("maxPool2d", POOL_RULES),
+};
+
 /** The geometry of a pooling of `x`, checked. */
 export function poolGeometry(
-  op: string,
+  op: "avgPool2d" | "maxPool2d",
   shape: readonly number[],
-  { kernel, stride = kernel, pad = 0 }: Pool2dOptions,
+  options: Pool2dOptions,
 ): PoolGeometry {
+  checkPoolOptions[op](options);
+  const { kernel, stride = kernel, pad = 0 } = options;
   if (shape.length !== 4) throw new RangeError(`${op}: expects a 4-D input [n, c, h, w], got ${fmtShape(shape)}`);
-  if (!Number.isInteger(kernel) || kernel < 1 || !Number.isInteger(stride) || stride < 1) {
-    throw new RangeError(`${op}: kernel and stride must be positive integers (kernel ${kernel}, stride ${stride})`);
-  }
-  if (!Number.isInteger(pad) || pad < 0 || 2 * pad > kernel) {
+  if (2 * pad > kernel) {
     throw new RangeError(`${op}: pad must be between 0 and half the kernel (pad ${pad}, kernel ${kernel})`);
   }
   const [n, c, h, w] = shape;
@@ -69,7 +79,8 @@ function avgBackward(dy: Tensor, g: PoolGeometry): Tensor {
 }
 
 /**
- * Max pooling: `[n,c,h,w] -> [n,c,oh,ow]`; the gradient goes to the first maximum of each window.
+ * Max pooling: `[n,c,h,w] -> [n,c,oh,ow]`; a window holding NaN gives NaN. The gradient goes to the first maximum of
+ * each window, or to its last NaN (PyTorch's rules).
  *
  * @example
  * ```ts

@@ -4,7 +4,7 @@
  * @module
  */
 import { exp, mul, sub } from "./elementwise.ts";
-import { backendOf, fmtShape, output, type Tensor, tensor, wrap } from "./tensor.ts";
+import { backendOf, checkBatch, fmtShape, output, type Tensor, tensor, wrap } from "./tensor.ts";
 
 /**
  * `x - logsumexp(x)` along the last axis of `[rows, cols]`.
@@ -55,5 +55,6 @@ export function crossEntropy(logits: Tensor, labels: ArrayLike<number>): Tensor 
   if (logits.rank !== 2 || logits.shape[0] !== labels.length) {
     throw new RangeError(`crossEntropy: logits ${fmtShape(logits.shape)} do not match ${labels.length} labels`);
   }
+  checkBatch("crossEntropy", "logits", logits.shape);
   return mul(logSoftmax(logits), oneHot(labels, logits.shape[1], logits)).sum().mul(-1 / labels.length);
 }

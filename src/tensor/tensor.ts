@@ -52,6 +52,16 @@ export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(", ")}]`;
 }
 
+/** Whether two shapes are equal. */
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** Throws a RangeError naming `op` when the batch axis (the first) of `what` is empty: N = 0 has no mean. */
+export function checkBatch(op: string, what: string, shape: readonly number[]): void {
+  if (shape[0] === 0) throw new RangeError(`${op}: empty batch: ${what} ${fmtShape(shape)} have N = 0 samples`);
+}
+
 /** A float32 tensor. Create one with `tensor(data, shape)`; read it with `await t.data()`. */
 export class Tensor {
   /** Sizes of the axes. */

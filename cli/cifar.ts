@@ -12,11 +12,13 @@ try {
     console.log(helpText("deno run -A cli/cifar.ts"));
   } else {
     const report = await runCifar(args);
-    console.log(
-      `done: ${report.network}, test accuracy ${
-        report.testAcc.toFixed(2)
-      }% after ${report.epochs} epochs; ${report.save}`,
-    );
+    if (report.epochsRun > 0) {
+      console.log(
+        `done: ${report.network}, test accuracy ${
+          report.testAcc.toFixed(2)
+        }% after ${report.epochs} epochs; ${report.save}`,
+      );
+    }
   }
 } catch (e) {
   exitWithError(e);

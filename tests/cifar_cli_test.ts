@@ -4,58 +4,8 @@
 import { parseSafetensors } from "../src/io/safetensors.ts";
 import { readJsonStats } from "../src/train/log.ts";
 import { assert, assertBytesEqual } from "./_assert.ts";
+import { BACKEND, cliWith, fails, ok, STUDENT, TEACHER, TINY, withTemp } from "./_cli.ts";
 import { tarGz, tinyCifarFiles, writeTinyCifar } from "./_data.ts";
-
-const CLI = new URL("../cli/cifar.ts", import.meta.url).pathname;
-const BACKEND = Deno.env.get("AT_BACKEND") ?? "cpu";
-/** Small networks and data: the recipe's code paths, in seconds. */
-const TINY = ["--dataset", "CIFAR10", "--batch_size", "16", "--backend", BACKEND];
-const TEACHER = [...TINY, "--depth", "10", "--width", "0.5"];
-const STUDENT = [...TINY, "--depth", "10", "--width", "0.25"];
-
-/** Runs the CLI in `cwd`; returns exit code and output. */
-async function cli(cwd: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return await cliWith({}, cwd, ...args);
-}
-
-async function cliWith(
-  env: Record<string, string>,
-  cwd: string,
-  ...args: string[]
-): Promise<{ code: number; out: string; err: string }> {
-  const p = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
-    cwd,
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: p.code, out: new TextDecoder().decode(p.stdout), err: new TextDecoder().decode(p.stderr) };
-}
-
-async function ok(cwd: string, ...args: string[]): Promise<string> {
-  const r = await cli(cwd, ...args);
-  assert.equal(r.code, 0, `cifar.ts ${args.join(" ")} failed:\n${r.out}\n${r.err}`);
-  return r.out;
-}
-
-async function fails(cwd: string, parts: string[], ...args: string[]): Promise<string> {
-  const r = await cli(cwd, ...args);
-  assert.equal(r.code, 1, `expected exit status 1 from cifar.ts ${args.join(" ")}:\n${r.out}\n${r.err}`);
-  for (const p of parts) assert.ok(r.err.includes(p), `error output lacks ${JSON.stringify(p)}:\n${r.err}`);
-  assert.ok(!r.err.includes("    at "), `a stack trace was printed for bad input:\n${r.err}`);
-  return r.err;
-}
-
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "at-cifar-" });
-  try {
-    await writeTinyCifar(dir, "CIFAR10", 8);
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 const REFERENCE_FIELDS = [
   "depth",

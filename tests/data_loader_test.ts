@@ -109,7 +109,17 @@ Deno.test("DataLoader worker: breaking out early terminates the worker (no leak 
 Deno.test("DataLoader worker: a failure while preparing a batch reaches the consumer, naming the batch", async () => {
   const bad = { mean: [0, 0, 0], std: [0, 1, 1] } as const;
   const loader = new DataLoader(dataset(8), { ...TRAIN, normalization: bad, batchSize: 4, worker: true });
-  await assert.rejects(() => collect(loader.epoch(0)), /batch worker, batch 0: RangeError: normalization: std\[0\]/);
+  await assert.rejects(
+    () => collect(loader.epoch(0)),
+    (e) => e instanceof RangeError && /^preparing batch 1: normalization: std\[0\]/.test(e.message),
+  );
+});
+
+Deno.test("DataLoader: a pad the images cannot take is refused when the loader is made, not inside the worker", () => {
+  assert.throws(
+    () => new DataLoader(dataset(8), { ...TRAIN, augment: { pad: 100, flip: true }, batchSize: 4, worker: true }),
+    /DataLoader: augment.pad must be an integer in \[0, 31\].*got 100/,
+  );
 });
 
 Deno.test("DataLoader: options are checked", () => {

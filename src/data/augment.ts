@@ -36,8 +36,8 @@ export interface AugmentDraw {
 }
 
 /**
- * A batch ready for the network: `images` `[b, 3, 32, 32]` float32 (normalised), `labels` `[b]`, and `index`, the
- * batch's position in its epoch.
+ * A batch ready for the network: `images` `[b, 3, 32, 32]` float32 (normalised; `[b, 3, size, size]` from the
+ * `ImageFolderLoader`), `labels` `[b]`, and `index`, the batch's position in its epoch.
  */
 export interface Batch {
   readonly images: Float32Array<ArrayBuffer>;
@@ -208,8 +208,11 @@ function sourceMaps(draw: AugmentDraw, pad: number): { rows: Int32Array; cols: I
   return { rows, cols };
 }
 
-/** `(v / 255 - mean[c]) / std[c]` for every byte `v` of every channel `c`: `[3 · 256]`. */
-function normalizationTable({ mean, std }: Normalization): Float32Array {
+/**
+ * `(v / 255 - mean[c]) / std[c]` for every byte `v` of every channel `c`: `[3 · 256]`, the lookup table every
+ * batch is normalised through (shared with the ImageFolder path).
+ */
+export function normalizationTable({ mean, std }: Normalization): Float32Array {
   const lut = new Float32Array(IMAGE_CHANNELS * 256);
   for (let c = 0; c < IMAGE_CHANNELS; c++) {
     if (!(std[c] > 0)) throw new RangeError(`normalization: std[${c}] must be positive, got ${std[c]}`);
@@ -218,8 +221,16 @@ function normalizationTable({ mean, std }: Normalization): Float32Array {
   return lut;
 }
 
+/**
+ * Checks training augmentation options before any batch is built (so a bad pad is reported where it was given,
+ * not from inside the batch worker); `where` names the caller.
+ */
+export function checkAugment(options: AugmentOptions, where: string): void {
+  checkPad(options.pad, IMAGE_SIZE, `${where}: augment`);
+}
+
 function checkPad(pad: number, size: number, where: string): void {
   if (!Number.isInteger(pad) || pad < 0 || pad >= size) {
-    throw new RangeError(`${where}: pad must be an integer in [0, ${size - 1}] (reflect padding), got ${pad}`);
+    throw new RangeError(`${where}.pad must be an integer in [0, ${size - 1}] (reflect padding), got ${pad}`);
   }
 }

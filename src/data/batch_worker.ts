@@ -26,7 +26,13 @@ scope.onmessage = (event: MessageEvent<WorkerRequest>): void => {
     const batch = prepareBatch(spec, request.index);
     scope.postMessage({ type: "batch", batch }, [batch.images.buffer, batch.labels.buffer]);
   } catch (e) {
-    const message = e instanceof Error ? (e.stack ?? e.message) : String(e);
-    scope.postMessage({ type: "error", index: request.index, message });
+    const error = e instanceof Error ? e : new Error(String(e));
+    scope.postMessage({
+      type: "error",
+      index: request.index,
+      name: error.name,
+      message: error.message,
+      stack: error.stack,
+    });
   }
 };

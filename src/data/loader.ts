@@ -4,11 +4,13 @@
  *
  * @module
  */
-import type { AugmentOptions, Batch } from "./augment.ts";
+import { type AugmentOptions, type Batch, checkAugment } from "./augment.ts";
+import { BOOLEAN, numberRule, oneOf, type OptionRule, optionsChecker, required } from "../_options.ts";
 import { checkDataset, type ImageDataset, sharedBytes } from "./dataset.ts";
 import type { Normalization } from "./normalization.ts";
 import { type EpochSpec, ORDER_STREAM, prepareBatch } from "./_epoch.ts";
-import type { WorkerReply, WorkerRequest } from "./_worker_protocol.ts";
+import type { WorkerRequest } from "./_worker_protocol.ts";
+import { workerBatches } from "./_worker_pool.ts";
 import { keyedRng } from "./_seed.ts";
 
 /** Options of {@linkcode DataLoader}. */
@@ -38,6 +40,28 @@ export interface EpochOptions {
 }
 
 const WORKER_URL = new URL("./batch_worker.ts", import.meta.url);
+
+const POSITIVE_INTEGER: OptionRule = { ...numberRule({ min: 1, integer: true }), expected: "a positive integer" };
+/** The rules of {@linkcode DataLoaderOptions}, shared with `createLoaders`. */
+export const LOADER_RULES = {
+  batchSize: required(POSITIVE_INTEGER),
+  shuffle: required(BOOLEAN),
+  normalization: required({
+    expected: "a Normalization { mean: [r, g, b], std: [r, g, b] }",
+    test: (v) => {
+      const n = v as Partial<Normalization> | null;
+      return typeof n === "object" && n !== null && n.mean?.length === 3 && n.std?.length === 3;
+    },
+  }),
+  augment: { expected: "AugmentOptions { pad, flip } or null", test: (v) => typeof v === "object" },
+  seed: { ...numberRule({ integer: true }), expected: "a safe integer" },
+  prefetch: POSITIVE_INTEGER,
+  worker: oneOf(true, false, "auto"),
+} as const satisfies Record<keyof DataLoaderOptions, OptionRule>;
+const checkLoaderOptions = optionsChecker<DataLoaderOptions>("DataLoader", LOADER_RULES);
+const checkEpochOptions = optionsChecker<EpochOptions>("DataLoader epoch", {
+  startBatch: { ...numberRule({ min: 0, integer: true }), expected: "a batch number, an integer ≥ 0" },
+});
 
 /**
  * Splits a data set into batches. Everything random is a pure function of `(seed, epoch)`: epoch `e`'s order is
@@ -77,14 +101,9 @@ export class DataLoader {
   /** A loader over `dataset`; throws a `RangeError` naming any bad option. */
   constructor(dataset: ImageDataset, options: DataLoaderOptions) {
     checkDataset(dataset, "DataLoader");
+    checkLoaderOptions(options);
     const { batchSize, prefetch = 2, seed = 0 } = options;
-    if (!Number.isInteger(batchSize) || batchSize < 1) {
-      throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${batchSize}`);
-    }
-    if (!Number.isInteger(prefetch) || prefetch < 1) {
-      throw new RangeError(`DataLoader: prefetch must be a positive integer, got ${prefetch}`);
-    }
-    if (!Number.isSafeInteger(seed)) throw new RangeError(`DataLoader: seed must be a safe integer, got ${seed}`);
+    if (options.augment) checkAugment(options.augment, "DataLoader");
     this.dataset = dataset;
     this.batchSize = batchSize;
     this.shuffle = options.shuffle;
@@ -117,7 +136,7 @@ export class DataLoader {
    * step may be synchronous CPU work). Breaking out of the loop, or an error, terminates the worker.
    */
   async *epoch(epoch: number, options: EpochOptions = {}): AsyncGenerator<Batch, void, undefined> {
-    const start = this.#checkStart(options.startBatch);
+    const start = this.#checkStart(options);
     const spec = this.#spec(epoch);
     if (!this.#useWorker()) {
       for (let i = start; i < this.numBatches; i++) yield prepareBatch(spec, i);
@@ -128,52 +147,22 @@ export class DataLoader {
 
   /** Epoch `epoch`'s batches built on the calling thread: the same batches {@linkcode DataLoader.epoch} yields. */
   *epochSync(epoch: number, options: EpochOptions = {}): Generator<Batch, void, undefined> {
-    const start = this.#checkStart(options.startBatch);
+    const start = this.#checkStart(options);
     const spec = this.#spec(epoch);
     for (let i = start; i < this.numBatches; i++) yield prepareBatch(spec, i);
   }
 
-  async *#fromWorker(spec: EpochSpec, start: number): AsyncGenerator<Batch, void, undefined> {
-    const end = this.numBatches;
-    const pending = new Map<number, PromiseWithResolvers<Batch>>();
-    let failure: Error | null = null;
-    const fail = (error: Error) => {
-      failure ??= error;
-      for (const p of pending.values()) p.reject(error);
-    };
-    const worker = new Worker(WORKER_URL, { type: "module", name: "batch_worker" });
-    worker.onmessage = (event: MessageEvent<WorkerReply>) => {
-      const reply = event.data;
-      if (reply.type === "error") fail(new Error(`batch worker, batch ${reply.index}: ${reply.message}`));
-      else pending.get(reply.batch.index)?.resolve(reply.batch);
-    };
-    worker.onerror = (event: ErrorEvent) => {
-      event.preventDefault();
-      fail(new Error(`batch worker failed: ${event.message}`));
-    };
-    worker.onmessageerror = () => fail(new Error("batch worker: a batch could not be received"));
-    const post = (request: WorkerRequest) => worker.postMessage(request);
-    let next = start;
-    const request = () => {
-      if (next >= end) return;
-      const p = Promise.withResolvers<Batch>();
-      p.promise.catch(() => {}); // rejections are rethrown where the batch is awaited
-      if (failure) p.reject(failure);
-      pending.set(next, p);
-      post({ type: "batch", index: next++ });
-    };
-    try {
-      post({ type: "init", spec });
-      for (let k = 0; k < this.#prefetch; k++) request();
-      for (let i = start; i < end; i++) {
-        const batch = await pending.get(i)!.promise;
-        pending.delete(i);
-        request();
-        yield batch;
-      }
-    } finally {
-      worker.terminate();
-    }
+  #fromWorker(spec: EpochSpec, start: number): AsyncGenerator<Batch, void, undefined> {
+    return workerBatches<WorkerRequest>({
+      url: WORKER_URL,
+      name: "batch worker",
+      workers: 1,
+      init: { type: "init", spec },
+      request: (index) => ({ type: "batch", index }),
+      start,
+      end: this.numBatches,
+      prefetch: this.#prefetch,
+    });
   }
 
   #spec(epoch: number): EpochSpec {
@@ -190,7 +179,9 @@ export class DataLoader {
     };
   }
 
-  #checkStart(startBatch = 0): number {
+  #checkStart(options: EpochOptions): number {
+    checkEpochOptions(options);
+    const { startBatch = 0 } = options;
     if (!Number.isInteger(startBatch) || startBatch < 0 || startBatch > this.numBatches) {
       throw new RangeError(`DataLoader: startBatch must be an integer in [0, ${this.numBatches}], got ${startBatch}`);
     }

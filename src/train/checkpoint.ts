@@ -6,10 +6,11 @@
  *
  * @module
  */
+import type { Backend } from "../backends/backend.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { loadTensors, saveTensors } from "../io/tensors.ts";
+import { appendJsonStats, readJsonStats } from "./log.ts";
 import type { TensorRecord } from "../nn/params.ts";
-import type { CifarOptions } from "./options.ts";
 
 /** The file that names a run's latest checkpoint. */
 export const CHECKPOINT_FILE = "checkpoint.json";
@@ -24,13 +25,18 @@ export interface CheckpointInfo {
   /** File names (in the same folder) of the model and the optimizer state. */
   readonly model: string;
   readonly optimizer: string;
-  /** The options of the run. */
-  readonly options: CifarOptions;
+  /** The options of the run (its recipe's flags; checked against them when resumed). */
+  readonly options: Readonly<Record<string, unknown>>;
   /**
    * Random state: every draw of a run (initialisation, each epoch's order, each batch's augmentation) is a
    * function of the seed and the epoch and batch numbers, so the seed and epoch are the whole state.
    */
   readonly rng: { readonly seed: number; readonly epoch: number };
+  /**
+   * The epoch's `json_stats` record. `log.txt` is appended after this file is in place, so a run that died in
+   * between has its last line here; {@linkcode syncLog} puts it back.
+   */
+  readonly log?: Record<string, unknown>;
 }
 
 /** A loaded checkpoint. */
@@ -99,18 +105,45 @@ export async function readCheckpointInfo(dir: string): Promise<CheckpointInfo> {
   if (info?.format !== "at-core-checkpoint/1" || !Number.isInteger(info.epoch) || !info.model || !info.optimizer) {
     throw new Error(`${path} is not an @at/core checkpoint (format ${JSON.stringify(info?.format)})`);
   }
+  const { options } = info;
+  if (typeof options !== "object" || options === null || Array.isArray(options) || !Object.keys(options).length) {
+    throw new Error(
+      `${path} holds no options (${
+        JSON.stringify(options)
+      }): the file is damaged; restore it from a copy or start a new run`,
+    );
+  }
   return info;
 }
 
-/** Reads the checkpoint `checkpoint.json` in `dir` names onto the current backend. */
-export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
+/** Reads the checkpoint `checkpoint.json` in `dir` names onto `backend`. */
+export async function loadCheckpoint(dir: string, backend: Backend): Promise<Checkpoint> {
   const info = await readCheckpointInfo(dir);
-  const model = await loadTensors(`${dir}/${info.model}`);
-  const momentum = await loadTensors(`${dir}/${info.optimizer}`);
+  const model = await loadTensors(`${dir}/${info.model}`, backend);
+  const momentum = await loadTensors(`${dir}/${info.optimizer}`, backend);
   for (const [name, file] of [[info.model, model], [info.optimizer, momentum]] as const) {
     if (file.metadata.epoch !== String(info.epoch)) {
       throw new Error(`${dir}/${name} is from epoch ${file.metadata.epoch}, but ${CHECKPOINT_FILE} says ${info.epoch}`);
     }
   }
   return { info, dir, model: model.tensors, momentum: momentum.tensors };
+}
+
+/**
+ * Makes `<dir>/log.txt` end at the checkpoint's epoch: appends the checkpoint's own record when the run died
+ * after writing `checkpoint.json` and before appending its line. Returns whether a line was restored.
+ */
+export async function syncLog(dir: string, info: CheckpointInfo): Promise<boolean> {
+  if (!info.log || info.log.epoch !== info.epoch) return false;
+  const path = `${dir}/log.txt`;
+  let records: Record<string, unknown>[] = [];
+  try {
+    records = await readJsonStats(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  const logged = records.reduce((m, r) => Math.max(m, typeof r.epoch === "number" ? r.epoch : 0), 0);
+  if (logged >= info.epoch) return false;
+  await appendJsonStats(path, info.log);
+  return true;
 }

@@ -27,21 +27,43 @@ export class AverageMeter {
   }
 }
 
-/** Top-1 accuracy in percent over every row added. */
+/**
+ * Top-k accuracy in percent over every row added, for each k asked (default top-1 only; ImageNet logs top-1 and
+ * top-5, as torchnet's `ClassErrorMeter(topk=[1, 5])`). Ties go to the lower class index, as `argmax` breaks them.
+ */
 export class AccuracyMeter {
-  #correct = 0;
+  readonly #ks: readonly number[];
+  readonly #correct: number[];
   #total = 0;
+  constructor(ks: readonly number[] = [1]) {
+    this.#ks = ks;
+    this.#correct = ks.map(() => 0);
+  }
   /** Adds the rows of `logits [rows, classes]` against `labels`. */
   add(logits: Float32Array, labels: ArrayLike<number>): void {
     const classes = logits.length / labels.length;
     for (let i = 0; i < labels.length; i++) {
-      let best = 0;
-      for (let c = 1; c < classes; c++) if (logits[i * classes + c] > logits[i * classes + best]) best = c;
-      if (best === labels[i]) this.#correct++;
+      const row = i * classes;
+      const target = logits[row + labels[i]];
+      // The label's rank: classes scoring higher (NaN counts as highest, as in torch.topk), and those scoring the
+      // same at a lower index. A NaN score of the label itself is never right.
+      let rank = Number.isNaN(target) ? classes : 0;
+      for (let c = 0; c < classes && rank < classes; c++) {
+        const v = logits[row + c];
+        if (v > target || Number.isNaN(v) || (v === target && c < labels[i])) rank++;
+      }
+      this.#ks.forEach((k, j) => {
+        if (rank < k) this.#correct[j]++;
+      });
     }
     this.#total += labels.length;
   }
+  /** Top-1 (the first k asked) accuracy in percent; NaN before any row. */
   get percent(): number {
-    return this.#total ? (100 * this.#correct) / this.#total : NaN;
+    return this.percents[0];
+  }
+  /** Accuracy in percent for each k asked, in order. */
+  get percents(): number[] {
+    return this.#correct.map((c) => this.#total ? (100 * c) / this.#total : NaN);
   }
 }

@@ -11,6 +11,8 @@ import { keyedRng } from "./_seed.ts";
 /** Stream tags: the epoch's order and each batch's augmentation draw from unrelated generators. */
 export const ORDER_STREAM = 0;
 export const AUGMENT_STREAM = 1;
+/** An ImageFolder image's crop and flip, keyed `(seed, epoch, IMAGE_STREAM, batch, position in the batch)`. */
+export const IMAGE_STREAM = 2;
 
 /** Everything needed to build any batch of one epoch, independently of the others. */
 export interface EpochSpec {

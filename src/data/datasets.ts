@@ -4,11 +4,12 @@
  *
  * @module
  */
+import { BOOLEAN, optionsChecker } from "../_options.ts";
 import { type AugmentOptions, CIFAR_AUGMENT } from "./augment.ts";
 import { type CifarName, readCifar } from "./cifar.ts";
 import type { ImageDataset } from "./dataset.ts";
 import { downloadCifar, type DownloadCifarOptions } from "./download.ts";
-import { DataLoader } from "./loader.ts";
+import { DataLoader, LOADER_RULES } from "./loader.ts";
 import { loadMnist } from "./mnist.ts";
 import { CIFAR_NORMALIZATION, type Normalization } from "./normalization.ts";
 
@@ -42,6 +43,13 @@ export interface LoadDatasetOptions {
   readonly checkCount?: boolean;
 }
 
+const checkLoadOptions = optionsChecker<LoadDatasetOptions>("loadDataset", {
+  dataroot: { expected: "a folder path", test: (v) => typeof v === "string" },
+  download: BOOLEAN,
+  downloadOptions: { expected: "DownloadCifarOptions", test: (v) => typeof v === "object" && v !== null },
+  checkCount: BOOLEAN,
+});
+
 /**
  * Loads a data set's training and test splits by name.
  *
@@ -52,6 +60,7 @@ export interface LoadDatasetOptions {
  * ```
  */
 export async function loadDataset(name: DatasetName, options: LoadDatasetOptions = {}): Promise<DatasetSplits> {
+  checkLoadOptions(options);
   if (name === "MNIST") {
     const { train, test, normalization } = await loadMnist();
     return { name, train, test, numClasses: 10, normalization, augment: Object.freeze({ pad: 4, flip: false }) };
@@ -89,6 +98,14 @@ export interface CreateLoadersOptions {
   readonly worker?: boolean | "auto";
 }
 
+const checkCreateOptions = optionsChecker<CreateLoadersOptions>("createLoaders", {
+  batchSize: LOADER_RULES.batchSize,
+  testBatchSize: { ...LOADER_RULES.batchSize, required: false },
+  seed: LOADER_RULES.seed,
+  augment: LOADER_RULES.augment,
+  worker: LOADER_RULES.worker,
+});
+
 /**
  * A training loader (shuffled each epoch, augmented) and a test loader (data set order, normalised only), as the
  * reference `cifar.py` builds them.
@@ -103,6 +120,7 @@ export function createLoaders(
   data: DatasetSplits,
   options: CreateLoadersOptions,
 ): { train: DataLoader; test: DataLoader } {
+  checkCreateOptions(options);
   const common = { normalization: data.normalization, seed: options.seed ?? 0, worker: options.worker };
   return {
     train: new DataLoader(data.train, {

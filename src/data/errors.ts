@@ -5,7 +5,17 @@
  */
 
 /** What went wrong with a data file. */
-export type DataFileProblem = "missing" | "size" | "label" | "checksum" | "download" | "archive";
+export type DataFileProblem =
+  | "missing"
+  | "size"
+  | "label"
+  | "checksum"
+  | "download"
+  | "archive"
+  /** An image folder laid out wrongly: no class folders, a class without images, splits with other classes. */
+  | "layout"
+  /** An image file that cannot be decoded. */
+  | "image";
 
 /**
  * A data file that is missing, truncated, corrupt, or failed its download; `path` names it (a URL for

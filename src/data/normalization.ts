@@ -27,6 +27,20 @@ export const CIFAR_NORMALIZATION: Normalization = Object.freeze({
 });
 
 /**
+ * torchvision's ImageNet constants (the reference `imagenet.py`): mean `[0.485, 0.456, 0.406]`, std
+ * `[0.229, 0.224, 0.225]`.
+ *
+ * @example
+ * ```ts
+ * const loader = new ImageFolderLoader(train, { batchSize: 256, train: true, normalization: IMAGENET_NORMALIZATION });
+ * ```
+ */
+export const IMAGENET_NORMALIZATION: Normalization = Object.freeze({
+  mean: Object.freeze([0.485, 0.456, 0.406] as const),
+  std: Object.freeze([0.229, 0.224, 0.225] as const),
+});
+
+/**
  * The mean and population standard deviation of each channel over every pixel of every image, in [0, 1] units:
  * what a data set without published constants (MNIST here) is normalised with.
  *

@@ -42,9 +42,9 @@ export interface Fixture {
   readonly numbers: (name: string) => number[];
 }
 
-/** Reads one fixture file from {@linkcode fixtureDir}. */
-export function loadFixture(file: string): Fixture {
-  const path = `${fixtureDir().replace(/\/$/, "")}/${file}`;
+/** Reads one fixture file from `dir` (default {@linkcode fixtureDir}). */
+export function loadFixture(file: string, dir: string = fixtureDir()): Fixture {
+  const path = `${dir.replace(/\/$/, "")}/${file}`;
   const { tensors, metadata } = parseSafetensors(Deno.readFileSync(path), path);
   const get = (name: string) => {
     const t = tensors.get(name);

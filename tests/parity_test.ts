@@ -201,6 +201,8 @@ async function otherBackends(): Promise<string[]> {
   if (await navigator.gpu?.requestAdapter()) names.push("webgpu");
   const cudnn = await import("../src/backends/cudnn_ffi/mod.ts");
   if ((await cudnn.availability()).available) names.push("cudnn");
+  const onednn = await import("../src/backends/onednn_ffi/mod.ts");
+  if ((await onednn.availability()).available) names.push("onednn");
   return names.filter((n) => n !== backend);
 }
 

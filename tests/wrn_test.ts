@@ -1,5 +1,5 @@
 // Wide ResNets: the reference's names, shapes and initialisation, seeded; forward shapes in both modes.
-import { wrn } from "../src/nn/wrn.ts";
+import { wrn, wrnParameterCount } from "../src/nn/wrn.ts";
 import { countScalars } from "../src/nn/params.ts";
 import { stepLr } from "../src/nn/schedule.ts";
 import { noGrad } from "../src/tensor/autograd.ts";
@@ -74,6 +74,55 @@ Deno.test("wrn: bad sizes say what would be right", () => {
   assertThrowsWith(() => wrn({ depth: 15, width: 1, numClasses: 10 }), "6n+4", "15");
   assertThrowsWith(() => wrn({ depth: 16, width: 0, numClasses: 10 }), "width");
   assertThrowsWith(() => wrn({ depth: 16, width: 1, numClasses: 0 }), "numClasses");
+});
+
+Deno.test("wrnParameterCount: the closed form equals the count of the network's own parameter shapes", () => {
+  const count = (shapes: Readonly<Record<string, readonly number[]>>) =>
+    Object.values(shapes).reduce((n, s) => n + s.reduce((p, d) => p * d, 1), 0);
+  const configs = [
+    [10, 1, 10],
+    [16, 1, 10],
+    [16, 2, 100],
+    [22, 0.5, 7],
+    [16, 0.75, 3],
+    [34, 1.3, 2],
+    [10, 1 / 16, 1],
+    [28, 10, 10],
+    [40, 4, 10],
+    [100, 3, 1000],
+  ];
+  for (const [depth, width, numClasses] of configs) {
+    const net = wrn({ depth, width, numClasses });
+    assert.equal(wrnParameterCount({ depth, width, numClasses }), count(net.paramShapes), net.name);
+  }
+  // The paper's Table 1: WRN-40-4 8.9M, WRN-28-10 36.5M parameters.
+  assertClose(wrnParameterCount({ depth: 40, width: 4, numClasses: 10 }) / 1e6, 8.9, 0.05, "WRN-40-4 (millions)");
+  assertClose(wrnParameterCount({ depth: 28, width: 10, numClasses: 10 }) / 1e6, 36.5, 0.05, "WRN-28-10 (millions)");
+  // Sizes no network could have are still counted, without building anything.
+  assert.ok(wrnParameterCount({ depth: 100000000000, width: 1, numClasses: 10 }) > 1e15);
+  assertThrowsWith(() => wrnParameterCount({ depth: 16, width: NaN, numClasses: 10 }), "width", "NaN");
+});
+
+Deno.test("wrn: a width or depth no network can have is refused at once, naming it and the limit", () => {
+  for (const width of [Infinity, NaN, -Infinity]) {
+    assertThrowsWith(() => wrn({ depth: 16, width, numClasses: 10 }), "wrn", "width", String(width));
+  }
+  assertThrowsWith(() => wrn({ depth: 16, width: 1e9, numClasses: 10 }), "width", "3.6864e+22 elements", "2147483647");
+  assertThrowsWith(() => wrn({ depth: 16, width: 1, numClasses: 1e15 }), "numClasses", "2147483647");
+  const started = performance.now();
+  assertThrowsWith(
+    () => wrn({ depth: 100000000000, width: 1, numClasses: 10 }),
+    "1620266666582490 parameters",
+    "limit of 4294967296",
+    "depth",
+  );
+  assert.ok(performance.now() - started < 1000, "refusing an absurd depth took more than a second");
+  // Few parameters but more named tensors than a record should hold.
+  assertThrowsWith(
+    () => wrn({ depth: 6 * 40000 + 4, width: 1 / 16, numClasses: 10 }),
+    "1200010 named tensors",
+    "100000",
+  );
 });
 
 Deno.test("stepLr: ×0.2 from epochs (counted from 1) 60, 120 and 160", () => {

@@ -4,14 +4,13 @@
  *
  * @module
  */
-import { Rng } from "../rng.ts";
+import { numberRule, optionsChecker, required } from "../_options.ts";
 import { avgPool2d } from "../tensor/pool.ts";
 import { conv2d } from "../tensor/conv.ts";
 import { linear } from "../tensor/linalg.ts";
 import { batchNorm } from "../tensor/norm.ts";
-import { fmtShape, type Tensor, tensor } from "../tensor/tensor.ts";
-import { kaimingNormal, uniform } from "./init.ts";
-import { isRunningStat, type TensorRecord } from "./params.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import { type Network, networkFromSpec, ParamSpec } from "./network.ts";
 
 /** Size of a Wide ResNet: depth `6n + 4`, width multiplier `k`, classes. */
 export interface WrnConfig {
@@ -23,81 +22,120 @@ export interface WrnConfig {
   readonly numClasses: number;
 }
 
-/** Options of a forward pass. */
-export interface ApplyOptions {
-  /** Training mode: batch statistics, running statistics updated (returned). Evaluation mode otherwise. */
-  readonly train: boolean;
+/** The parameter names of one pre-activation basic block, written once for both the spec and the forward pass. */
+function blockNames(g: number, b: number) {
+  const base = `group${g}.block${b}`;
+  return {
+    bn0: `${base}.bn0`,
+    conv0: `${base}.conv0`,
+    bn1: `${base}.bn1`,
+    conv1: `${base}.conv1`,
+    dim: `${base}.convdim`,
+  };
 }
 
-/** What a forward pass returns. */
-export interface NetworkOutput {
-  /** `[N, numClasses]` */
-  readonly logits: Tensor;
-  /** The outputs of the residual groups: the attention points. */
-  readonly groups: readonly Tensor[];
-  /** Running statistics after the pass: updated in training mode, the given ones in evaluation mode. */
-  readonly stats: TensorRecord;
-}
-
-/** A network as a pure function over named parameters and running statistics. */
-export interface Network {
-  /** e.g. `WRN-16-2` */
-  readonly name: string;
-  /** Trainable parameter names and shapes. */
-  readonly paramShapes: Readonly<Record<string, readonly number[]>>;
-  /** Running-statistic names and shapes. */
-  readonly statShapes: Readonly<Record<string, readonly number[]>>;
-  /** Fresh parameters (the reference's initialisation) and statistics (mean 0, variance 1), seeded. */
-  init(seed: number): { params: TensorRecord; stats: TensorRecord };
-  /** The forward pass on `x [N, 3, H, W]`. */
-  apply(params: TensorRecord, stats: TensorRecord, x: Tensor, options: ApplyOptions): NetworkOutput;
-}
-
-/** The layer list of a WRN: parameter shapes and how they initialise. */
-type Spec = { shapes: Record<string, number[]>; kinds: Record<string, "conv" | "fc" | "bnWeight" | "zero" | "one"> };
-
-function specOf(depth: number, width: number, numClasses: number): Spec {
+/** The architecture as data: three groups of `(depth − 4)/6` blocks at widths 16k, 32k, 64k and strides 1, 2, 2. */
+function wrnSpec(depth: number, width: number, numClasses: number) {
   const n = (depth - 4) / 6;
   const widths = [16, 32, 64].map((v) => Math.floor(v * width));
-  const spec: Spec = { shapes: {}, kinds: {} };
-  const add = (name: string, shape: number[], kind: Spec["kinds"][string]) => {
-    spec.shapes[name] = shape;
-    spec.kinds[name] = kind;
-  };
-  const bn = (base: string, c: number) => {
-    add(`${base}.weight`, [c], "bnWeight");
-    add(`${base}.bias`, [c], "zero");
-    add(`${base}.running_mean`, [c], "zero");
-    add(`${base}.running_var`, [c], "one");
-  };
-  add("conv0", [16, 3, 3, 3], "conv");
+  const spec = new ParamSpec();
+  spec.add("conv0", [16, 3, 3, 3], "kaiming");
   let ni = 16;
   widths.forEach((no, g) => {
     for (let b = 0; b < n; b++) {
-      const base = `group${g}.block${b}`;
+      const names = blockNames(g, b);
       const inC = b === 0 ? ni : no;
-      add(`${base}.conv0`, [no, inC, 3, 3], "conv");
-      add(`${base}.conv1`, [no, no, 3, 3], "conv");
-      bn(`${base}.bn0`, inC);
-      bn(`${base}.bn1`, no);
-      if (inC !== no) add(`${base}.convdim`, [no, inC, 1, 1], "conv");
+      spec.add(names.conv0, [no, inC, 3, 3], "kaiming");
+      spec.add(names.conv1, [no, no, 3, 3], "kaiming");
+      spec.bn(names.bn0, inC);
+      spec.bn(names.bn1, no);
+      if (inC !== no) spec.add(names.dim, [no, inC, 1, 1], "kaiming");
     }
     ni = no;
   });
-  bn("bn", widths[2]);
-  add("fc.weight", [numClasses, widths[2]], "fc");
-  add("fc.bias", [numClasses], "zero");
-  return spec;
+  spec.bn("bn", widths[2]);
+  spec.add("fc.weight", [numClasses, widths[2]], "kaiming");
+  spec.add("fc.bias", [numClasses], "zero");
+  return { spec, blocks: n, strides: [1, 2, 2] };
 }
 
-/** Checks a WRN size, with an error that says what would be right. */
-export function checkWrnConfig({ depth, width, numClasses }: WrnConfig): void {
-  if (!Number.isInteger(depth) || depth < 10 || (depth - 4) % 6 !== 0) {
-    throw new RangeError(`wrn: depth must be 6n+4 with n ≥ 1 (10, 16, 22, 28, 40, …), got ${depth}`);
+const checkConfigOptions = optionsChecker<WrnConfig>("wrn", {
+  depth: required({
+    expected: "6n+4 with n ≥ 1 (10, 16, 22, 28, 40, …)",
+    test: (v) => Number.isSafeInteger(v) && (v as number) >= 10 && ((v as number) - 4) % 6 === 0,
+  }),
+  width: required({
+    expected: "a finite number ≥ 1/16 (the groups have 16·width, 32·width and 64·width channels, rounded down)",
+    test: (v) => typeof v === "number" && Number.isFinite(v) && Math.floor(16 * v) >= 1,
+  }),
+  numClasses: required(numberRule({ min: 1, integer: true })),
+});
+
+/** The most elements one tensor may have: every backend indexes a buffer with 32-bit signed integers. */
+const MAX_TENSOR_ELEMENTS = 2 ** 31 - 1;
+/** The most scalars (parameters and running statistics) a network may have: 16 GiB of float32. */
+const MAX_SCALARS = 2 ** 32;
+/** The most named tensors a network may have (a depth of about 20,000). */
+const MAX_TENSORS = 100_000;
+
+type WrnSizes = { params: number; stats: number; tensors: number; largest: number };
+
+/** Sizes of a WRN in closed form: scalars of its parameters and running statistics, its tensors, its largest one. */
+function wrnSizes({ depth, width, numClasses }: WrnConfig): WrnSizes {
+  const n = (depth - 4) / 6;
+  const [w0, w1, w2] = [16, 32, 64].map((v) => Math.floor(v * width));
+  let params = 16 * 3 * 9 + 2 * w2 + numClasses * w2 + numClasses; // conv0, bn, fc
+  let stats = 2 * w2;
+  let tensors = 1 + 4 + 2 + 30 * n;
+  let largest = Math.max(16 * 3 * 9, numClasses * w2);
+  for (const [ni, no] of [[16, w0], [w0, w1], [w1, w2]]) {
+    // Block 0 maps ni channels to no (with a 1×1 convdim when they differ); the n − 1 others keep no.
+    params += 9 * no * ni + 9 * no * no + 2 * ni + 2 * no + (ni !== no ? no * ni : 0);
+    params += (n - 1) * (18 * no * no + 4 * no);
+    stats += 2 * ni + 2 * no + (n - 1) * 4 * no;
+    tensors += ni !== no ? 1 : 0;
+    largest = Math.max(largest, 9 * no * Math.max(ni, no));
   }
-  if (!(width > 0) || Math.floor(16 * width) < 1) throw new RangeError(`wrn: width must be positive, got ${width}`);
-  if (!Number.isInteger(numClasses) || numClasses < 1) {
-    throw new RangeError(`wrn: numClasses must be a positive integer, got ${numClasses}`);
+  return { params, stats, tensors, largest };
+}
+
+/**
+ * The number of trainable parameters of a WRN (the reference's `n_parameters`: convolutions, batch-norm scales and
+ * shifts, the classifier), computed in closed form without building the network, so it answers for any size. The
+ * running statistics add `2 × (channels of every batch norm)` scalars beside them.
+ *
+ * @example
+ * ```ts
+ * wrnParameterCount({ depth: 40, width: 4, numClasses: 10 }); // 8949210, the paper's 8.9M
+ * ```
+ */
+export function wrnParameterCount(config: WrnConfig): number {
+  checkConfigOptions(config);
+  return wrnSizes(config).params;
+}
+
+/**
+ * Checks a WRN config, with an error that says what would be right: the depth, width and class count, and that
+ * the network can exist (its largest tensor within 2³¹ − 1 elements, at most 2³² scalars and 100,000 tensors).
+ */
+export function checkWrnConfig(config: WrnConfig): void {
+  checkConfigOptions(config);
+  const { params, stats, tensors, largest } = wrnSizes(config);
+  const name = `WRN-${config.depth}-${config.width} with ${config.numClasses} classes`;
+  if (largest > MAX_TENSOR_ELEMENTS) {
+    throw new RangeError(
+      `wrn: ${name} needs a tensor of ${largest} elements, more than the ${MAX_TENSOR_ELEMENTS} one tensor may hold; reduce width or numClasses`,
+    );
+  }
+  if (params + stats > MAX_SCALARS) {
+    throw new RangeError(
+      `wrn: ${name} asks for ${params} parameters and ${stats} running statistics, more than the limit of ${MAX_SCALARS} scalars (16 GiB of float32); reduce depth or width`,
+    );
+  }
+  if (tensors > MAX_TENSORS) {
+    throw new RangeError(
+      `wrn: ${name} has ${tensors} named tensors, more than the limit of ${MAX_TENSORS}; reduce depth`,
+    );
   }
 }
 
@@ -116,71 +154,35 @@ export function checkWrnConfig({ depth, width, numClasses }: WrnConfig): void {
 export function wrn(config: WrnConfig): Network {
   checkWrnConfig(config);
   const { depth, width, numClasses } = config;
-  const spec = specOf(depth, width, numClasses);
-  const n = (depth - 4) / 6;
-  const pick = (stat: boolean) =>
-    Object.fromEntries(Object.entries(spec.shapes).filter(([k]) => isRunningStat(k) === stat)) as Record<
-      string,
-      number[]
-    >;
-  const paramShapes = pick(false);
-  const statShapes = pick(true);
-
-  function init(seed: number): { params: TensorRecord; stats: TensorRecord } {
-    const rng = new Rng(seed);
-    const params: TensorRecord = {};
-    const stats: TensorRecord = {};
-    for (const [name, shape] of Object.entries(spec.shapes)) {
-      const size = shape.reduce((p, d) => p * d, 1);
-      const kind = spec.kinds[name];
-      const data = kind === "conv" || kind === "fc"
-        ? kaimingNormal(rng, shape)
-        : kind === "bnWeight"
-        ? uniform(rng, size)
-        : new Float32Array(size).fill(kind === "one" ? 1 : 0);
-      (isRunningStat(name) ? stats : params)[name] = tensor(data, shape);
-    }
-    return { params, stats };
-  }
-
-  function apply(params: TensorRecord, stats: TensorRecord, x: Tensor, { train }: ApplyOptions): NetworkOutput {
-    if (x.rank !== 4 || x.shape[1] !== 3) {
-      throw new RangeError(`wrn: expects images [N, 3, H, W], got ${fmtShape(x.shape)}`);
-    }
-    const newStats: TensorRecord = {};
+  const { spec, blocks, strides } = wrnSpec(depth, width, numClasses);
+  return networkFromSpec("wrn", `WRN-${depth}-${width}`, spec, ({ param, stat }, x, train, newStats) => {
     // Every batch norm of the network is followed by a ReLU: one fused call (see BatchNormOptions.relu).
     const bnRelu = (v: Tensor, base: string): Tensor => {
       const r = batchNorm(v, {
-        weight: params[`${base}.weight`],
-        bias: params[`${base}.bias`],
-        runningMean: stats[`${base}.running_mean`],
-        runningVar: stats[`${base}.running_var`],
+        weight: param(`${base}.weight`),
+        bias: param(`${base}.bias`),
+        runningMean: stat(`${base}.running_mean`),
+        runningVar: stat(`${base}.running_var`),
       }, { training: train, relu: true });
       newStats[`${base}.running_mean`] = r.runningMean;
       newStats[`${base}.running_var`] = r.runningVar;
       return r.y;
     };
-    const block = (v: Tensor, base: string, stride: number): Tensor => {
-      const o1 = bnRelu(v, `${base}.bn0`);
-      const y = conv2d(o1, params[`${base}.conv0`], { stride, pad: 1 });
-      const o2 = bnRelu(y, `${base}.bn1`);
-      const z = conv2d(o2, params[`${base}.conv1`], { stride: 1, pad: 1 });
-      const dim = params[`${base}.convdim`];
-      return z.add(dim ? conv2d(o1, dim, { stride }) : v);
+    const block = (v: Tensor, g: number, b: number, stride: number): Tensor => {
+      const names = blockNames(g, b);
+      const o1 = bnRelu(v, names.bn0);
+      const y = conv2d(o1, param(names.conv0), { stride, pad: 1 });
+      const o2 = bnRelu(y, names.bn1);
+      const z = conv2d(o2, param(names.conv1), { stride: 1, pad: 1 });
+      return z.add(spec.has(names.dim) ? conv2d(o1, param(names.dim), { stride }) : v);
     };
-    const group = (v: Tensor, g: number, stride: number): Tensor => {
-      for (let b = 0; b < n; b++) v = block(v, `group${g}.block${b}`, b === 0 ? stride : 1);
+    let v = conv2d(x, param("conv0"), { pad: 1 });
+    const groups = strides.map((stride, g) => {
+      for (let b = 0; b < blocks; b++) v = block(v, g, b, b === 0 ? stride : 1);
       return v;
-    };
-    const h = conv2d(x, params.conv0, { pad: 1 });
-    const g0 = group(h, 0, 1);
-    const g1 = group(g0, 1, 2);
-    const g2 = group(g1, 2, 2);
-    const o = bnRelu(g2, "bn");
+    });
+    const o = bnRelu(v, "bn");
     const pooled = avgPool2d(o, { kernel: o.shape[2], stride: 1 }).reshape([x.shape[0], -1]);
-    const logits = linear(pooled, params["fc.weight"], params["fc.bias"]);
-    return { logits, groups: [g0, g1, g2], stats: newStats };
-  }
-
-  return { name: `WRN-${depth}-${width}`, paramShapes, statShapes, init, apply };
+    return { logits: linear(pooled, param("fc.weight"), param("fc.bias")), groups };
+  });
 }

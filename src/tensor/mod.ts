@@ -26,6 +26,7 @@ export {
 } from "./elementwise.ts";
 export { mean, sum } from "./reduce.ts";
 export { broadcastTo, permute, reshape } from "./shape.ts";
+export { flipHorizontal } from "./flip.ts";
 export { linear, matmul, matmulT } from "./linalg.ts";
 export type { MatmulOptions } from "./linalg.ts";
 export { conv2d, conv2dBackwardFilter, conv2dBackwardInput, convGeometry } from "./conv.ts";

@@ -4,14 +4,34 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { IMAGE_SIZE } from "../data/dataset.ts";
 import { DATASET_NAMES, type DatasetName } from "../data/datasets.ts";
-import { type BackendRequest, parseBackendRequest } from "../backends/registry.ts";
+import type { BackendRequest } from "../backends/registry.ts";
+import {
+  badFlag,
+  flagDefaults,
+  flagHelp,
+  type FlagTable,
+  type ParsedFlags,
+  parseEpochStep,
+  parseFlagTable,
+} from "./flags.ts";
+
+export { parseEpochStep } from "./flags.ts";
+
+/** The networks the CIFAR recipe trains. */
+export const CIFAR_MODELS = ["wrn", "nin"] as const;
+/** One of {@linkcode CIFAR_MODELS}. */
+export type CifarModel = typeof CIFAR_MODELS[number];
 
 /** Options of a run, named as the reference names them (they are written into every `json_stats` line). */
 export interface CifarOptions {
+  /** `wrn` (the reference's) or `nin` (the paper's Network-in-Network students and teachers). */
+  model: CifarModel;
   depth: number;
   width: number;
+  /** NIN without batch norm (convolutions with biases), as the paper's gradient-based AT experiments. */
+  no_bn: boolean;
   dataset: DatasetName;
   dataroot: string;
   dtype: string;
@@ -29,6 +49,14 @@ export interface CifarOptions {
   temperature: number;
   alpha: number;
   beta: number;
+  /** `beta` is multiplied by this at every epoch after the first: `beta · beta_decay^(epoch − 1)`. */
+  beta_decay: number;
+  /** Full-activation transfer weight (the paper's F-ActT baseline). */
+  fat_beta: number;
+  /** Gradient-based AT weight: the loss gains `gat_beta/2 · mean‖J_s − J_t‖₂`. */
+  gat_beta: number;
+  /** Flip-symmetry weight: the loss gains `sym_beta/2 · mean‖J_s − flip(J_s)‖₂`. */
+  sym_beta: number;
   save: string;
   ngpu: number;
   gpu_id: string;
@@ -39,12 +67,12 @@ export interface CifarOptions {
   test_images: number;
 }
 
-type Kind = "int" | "float" | "string" | "bool";
-
 /** Every flag: its kind, default and help line. The order is the help's order. */
-export const FLAGS: Readonly<Record<keyof CifarOptions, { kind: Kind; default: unknown; help: string }>> = {
+export const FLAGS: FlagTable<CifarOptions> = {
+  model: { kind: "string", default: "wrn", help: `network: ${CIFAR_MODELS.join(" or ")}`, addedLater: true },
   depth: { kind: "int", default: 16, help: "WRN depth, 6n+4 (student depth with --teacher_id)" },
-  width: { kind: "float", default: 1, help: "WRN width multiplier k" },
+  width: { kind: "float", default: 1, help: "width multiplier: WRN's k; NIN's (1: NIN-wide, 0.5: NIN-thin)" },
+  no_bn: { kind: "bool", default: false, help: "NIN without batch norm (gradient-based AT runs)", addedLater: true },
   dataset: { kind: "string", default: "CIFAR10", help: `data set: ${DATASET_NAMES.join(", ")}` },
   dataroot: { kind: "string", default: ".", help: "folder holding cifar-10-batches-bin/ or cifar-100-binary/" },
   dtype: { kind: "string", default: "float", help: "tensor type; only float (float32) is supported" },
@@ -61,6 +89,25 @@ export const FLAGS: Readonly<Record<keyof CifarOptions, { kind: Kind; default: u
   temperature: { kind: "float", default: 4, help: "KD softmax temperature" },
   alpha: { kind: "float", default: 0, help: "KD weight (0: no KD)" },
   beta: { kind: "float", default: 0, help: "AT weight, e.g. 1e3 (0: no AT); the reference has no ½" },
+  beta_decay: {
+    kind: "float",
+    default: 1,
+    help: "--beta times this at each epoch after the first: beta·d^(epoch−1) (1: constant)",
+    addedLater: true,
+  },
+  fat_beta: { kind: "float", default: 0, help: "full-activation transfer (F-ActT) weight (0: off)", addedLater: true },
+  gat_beta: {
+    kind: "float",
+    default: 0,
+    help: "gradient-based AT weight: + gat_beta/2·mean‖J_s−J_t‖₂, J = ∂CE/∂x (0: off)",
+    addedLater: true,
+  },
+  sym_beta: {
+    kind: "float",
+    default: 0,
+    help: "flip-symmetry weight: + sym_beta/2·mean‖J_s−flip(J_s)‖₂ (0: off)",
+    addedLater: true,
+  },
   save: { kind: "string", default: "", help: "folder for log.txt and checkpoints (default: logs/<generated>)" },
   ngpu: { kind: "int", default: 1, help: "GPUs; only 1 is supported" },
   gpu_id: { kind: "string", default: "0", help: "GPU to use; only 0 is supported" },
@@ -73,44 +120,21 @@ export const FLAGS: Readonly<Record<keyof CifarOptions, { kind: Kind; default: u
 
 /** The defaults of every option. */
 export function defaultOptions(): CifarOptions {
-  return Object.fromEntries(Object.entries(FLAGS).map(([k, f]) => [k, f.default])) as unknown as CifarOptions;
+  return flagDefaults(FLAGS);
 }
 
 /** The `--help` text. */
 export function helpText(command: string): string {
-  const lines = Object.entries(FLAGS).map(([k, f]) => {
-    const flag = f.kind === "bool" ? `--${k}` : `--${k} ${JSON.stringify(f.default)}`;
-    return `  ${flag.padEnd(28)} ${f.help}`;
-  });
-  return [
-    `usage: ${command} [options]`,
-    "",
-    "Trains a Wide ResNet on CIFAR-10/100 or MNIST, or a student with attention transfer (--beta) and/or",
-    "knowledge distillation (--alpha) from a teacher trained before (--teacher_id). Same flags as the reference.",
-    "",
-    ...lines,
-    `  ${"--help".padEnd(28)} this text`,
-  ].join("\n");
+  return flagHelp(FLAGS, command, [
+    "Trains a Wide ResNet (or a Network-in-Network, --model nin) on CIFAR-10/100 or MNIST, or a student with",
+    "attention transfer (--beta), knowledge distillation (--alpha), full-activation transfer (--fat_beta) or",
+    "gradient-based AT (--gat_beta) from a teacher trained before (--teacher_id), or the flip-symmetry norm of",
+    "its input gradients (--sym_beta). The reference's flags, and the rest of the paper's.",
+  ]);
 }
 
 /** The parsed command line: the options, and which flags were given explicitly. */
-export interface ParsedArgs {
-  readonly options: CifarOptions;
-  readonly given: ReadonlySet<keyof CifarOptions>;
-  readonly help: boolean;
-}
-
-function convert(name: string, kind: Kind, raw: string): unknown {
-  if (kind === "string") return raw;
-  const v = Number(raw);
-  if (raw.trim() === "" || !Number.isFinite(v)) {
-    throw new RangeError(`--${name}: expected a number, got ${JSON.stringify(raw)}`);
-  }
-  if (kind === "int" && !Number.isInteger(v)) {
-    throw new RangeError(`--${name}: expected an integer, got ${JSON.stringify(raw)}`);
-  }
-  return v;
-}
+export type ParsedArgs = ParsedFlags<CifarOptions>;
 
 /**
  * Parses `args` (as `Deno.args`). Throws one `RangeError` naming the flag for an unknown flag or a bad
@@ -122,41 +146,7 @@ function convert(name: string, kind: Kind, raw: string): unknown {
  * ```
  */
 export function parseCifarArgs(args: readonly string[]): ParsedArgs {
-  const spec: Record<string, { type: "string" | "boolean" }> = { help: { type: "boolean" } };
-  for (const [k, f] of Object.entries(FLAGS)) spec[k] = { type: f.kind === "bool" ? "boolean" : "string" };
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({ args: [...args], options: spec, strict: true, allowPositionals: false })
-      .values as typeof values;
-  } catch (e) {
-    const message = e instanceof Error ? e.message.replace(/\. To specify.*$/s, "") : String(e);
-    throw new RangeError(`${message}; run with --help to list the flags`);
-  }
-  const options = defaultOptions() as unknown as Record<string, unknown>;
-  const given = new Set<keyof CifarOptions>();
-  for (const [k, f] of Object.entries(FLAGS)) {
-    const raw = values[k];
-    if (raw === undefined) continue;
-    given.add(k as keyof CifarOptions);
-    options[k] = typeof raw === "boolean" ? raw : convert(k, f.kind, raw);
-  }
-  const result = options as unknown as CifarOptions;
-  if (given.has("backend")) result.backend = parseBackendRequest(String(options.backend), "--backend");
-  return { options: result, given, help: values.help === true };
-}
-
-/** Parses `--epoch_step` (a JSON list of positive integers). */
-export function parseEpochStep(text: string): number[] {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    throw new RangeError(`--epoch_step: expected a JSON list such as [60,120,160], got ${JSON.stringify(text)}`);
-  }
-  if (!Array.isArray(v) || !v.every((s) => Number.isInteger(s) && s > 0)) {
-    throw new RangeError(`--epoch_step: expected a JSON list of positive integers, got ${JSON.stringify(text)}`);
-  }
-  return v as number[];
+  return parseFlagTable(FLAGS, args);
 }
 
 /**
@@ -164,9 +154,7 @@ export function parseEpochStep(text: string): number[] {
  * Returns warnings for flags that are accepted but have no effect here.
  */
 export function validateOptions(o: CifarOptions): string[] {
-  const bad = (flag: string, why: string): never => {
-    throw new RangeError(`--${flag}: ${why}`);
-  };
+  const bad = badFlag;
   if (!DATASET_NAMES.includes(o.dataset)) {
     bad("dataset", `unknown data set ${JSON.stringify(o.dataset)}; use one of ${DATASET_NAMES.join(", ")}`);
   }
@@ -185,12 +173,39 @@ export function validateOptions(o: CifarOptions): string[] {
   if (!(o.lr_decay_ratio > 0)) bad("lr_decay_ratio", `must be positive, got ${o.lr_decay_ratio}`);
   if (!(o.train_images >= 0)) bad("train_images", `must be 0 (all) or a positive count, got ${o.train_images}`);
   if (!(o.test_images >= 0)) bad("test_images", `must be 0 (all) or a positive count, got ${o.test_images}`);
-  if (!(o.randomcrop_pad >= 0)) bad("randomcrop_pad", `must be non-negative, got ${o.randomcrop_pad}`);
+  if (!(o.randomcrop_pad >= 0 && o.randomcrop_pad < IMAGE_SIZE)) {
+    bad(
+      "randomcrop_pad",
+      `reflect padding must be in [0, ${
+        IMAGE_SIZE - 1
+      }] for ${IMAGE_SIZE}×${IMAGE_SIZE} images, got ${o.randomcrop_pad}`,
+    );
+  }
   if (!(o.temperature > 0)) bad("temperature", `must be positive, got ${o.temperature}`);
   if (!(o.alpha >= 0 && o.alpha <= 1)) bad("alpha", `must be in [0, 1], got ${o.alpha}`);
   if (!(o.beta >= 0)) bad("beta", `must be non-negative, got ${o.beta}`);
   if (!o.teacher_id && o.alpha > 0) bad("alpha", "knowledge distillation needs a teacher: add --teacher_id");
   if (!o.teacher_id && o.beta > 0) bad("beta", "attention transfer needs a teacher: add --teacher_id");
+  if (!CIFAR_MODELS.includes(o.model)) {
+    bad("model", `unknown network ${JSON.stringify(o.model)}; use one of ${CIFAR_MODELS.join(", ")}`);
+  }
+  if (o.model === "nin" && !(Math.floor(96 * o.width) >= 1 && o.width <= 64)) {
+    bad(
+      "width",
+      `NIN's layers have 192·width, 160·width and 96·width channels: use a width in [1/96, 64], got ${o.width}`,
+    );
+  }
+  if (o.model !== "nin" && o.no_bn) bad("no_bn", "only NIN has a variant without batch norm: add --model nin");
+  if (o.model === "nin" && o.depth !== FLAGS.depth.default) {
+    bad("depth", `NIN has a fixed depth (9 convolutions); drop --depth ${o.depth} or use --model wrn`);
+  }
+  if (!(o.beta_decay > 0 && o.beta_decay <= 1)) bad("beta_decay", `must be in (0, 1], got ${o.beta_decay}`);
+  if (o.beta_decay !== 1 && !(o.beta > 0)) bad("beta_decay", "decays the AT weight: add --beta");
+  for (const [flag, what] of [["fat_beta", "full-activation"], ["gat_beta", "gradient-based attention"]] as const) {
+    if (!(o[flag] >= 0)) bad(flag, `must be non-negative, got ${o[flag]}`);
+    if (!o.teacher_id && o[flag] > 0) bad(flag, `${what} transfer needs a teacher: add --teacher_id`);
+  }
+  if (!(o.sym_beta >= 0)) bad("sym_beta", `must be non-negative, got ${o.sym_beta}`);
   parseEpochStep(o.epoch_step);
   return o.nthread !== 4
     ? [`--nthread ${o.nthread}: batches are prepared by one background worker; the value has no effect`]

@@ -1,12 +1,16 @@
 /**
- * Loading a teacher as the reference does: its size from the first `json_stats` line of
- * `logs/<teacher_id>/log.txt`, its weights from that run's checkpoint.
+ * Loading a teacher as the reference does: its network (`model`, `depth`, `width`, `no_bn`; a line without `model`
+ * is a WRN's) from the first `json_stats` line of `logs/<teacher_id>/log.txt`, its weights from that run's checkpoint.
  *
  * @module
  */
 import { checkRecord, splitParams, type TensorRecord } from "../nn/params.ts";
-import { type Network, wrn } from "../nn/wrn.ts";
+import type { Network } from "../nn/network.ts";
+import { getBackend } from "../tensor/device.ts";
 import { loadCheckpoint } from "./checkpoint.ts";
+import { cifarNetwork } from "./cifar_network.ts";
+import type { CifarModel } from "./options.ts";
+import { checkFinite } from "./guard.ts";
 import { readJsonStats } from "./log.ts";
 
 /** A trained teacher, ready for evaluation-mode forward passes. */
@@ -52,19 +56,36 @@ export async function loadTeacher(id: string, numClasses: number, logs = "logs")
   if (!first) {
     throw new Error(`--teacher_id ${id}: ${logPath} has no json_stats line yet (did the teacher finish an epoch?)`);
   }
-  const depth = Number(first.depth), width = Number(first.width);
-  const teacherClasses = Number(first.num_classes);
+  // A log written before --model existed has neither `model` nor `no_bn`: its network is a WRN.
+  const { depth, width, num_classes: teacherClasses, model = "wrn", no_bn: noBn = false } = first;
+  const missing = [["depth", depth], ["width", width], ["num_classes", teacherClasses]]
+    .filter(([, v]) => typeof v !== "number" || !Number.isFinite(v)).map(([k]) => k)
+    .concat(model === "wrn" || model === "nin" ? [] : ["model (wrn or nin)"])
+    .concat(typeof noBn === "boolean" ? [] : ["no_bn (true or false)"]);
+  if (missing.length) {
+    throw new Error(
+      `--teacher_id ${id}: the first json_stats line of ${logPath} lacks ${
+        missing.join(", ")
+      }; it was not written by cli/cifar.ts — retrain the teacher or repair the line`,
+    );
+  }
   if (teacherClasses !== numClasses) {
     throw new Error(
       `--teacher_id ${id}: the teacher was trained for ${teacherClasses} classes (${first.dataset}) but this data set has ${numClasses}`,
     );
   }
-  const net = wrn({ depth, width, numClasses });
-  const checkpoint = await loadCheckpoint(dir);
+  const net = cifarNetwork(
+    { model: model as CifarModel, depth: depth as number, width: width as number, no_bn: noBn as boolean },
+    numClasses,
+  );
+  const checkpoint = await loadCheckpoint(dir, getBackend());
   const { params, stats } = splitParams(checkpoint.model);
-  checkRecord(`teacher ${dir}/${checkpoint.info.model}`, params, net.paramShapes);
-  checkRecord(`teacher ${dir}/${checkpoint.info.model} (statistics)`, stats, net.statShapes);
+  const file = `teacher ${dir}/${checkpoint.info.model}`;
+  checkRecord(file, params, net.paramShapes);
+  checkRecord(`${file} (statistics)`, stats, net.statShapes);
   for (const t of Object.values(checkpoint.momentum)) t.dispose();
-  const last = records.at(-1)!;
+  await checkFinite(file, checkpoint.model, "the file is damaged or its run diverged: retrain the teacher");
+  // The checkpoint's own record: log.txt may lack the last epoch's line if the teacher's run died in between.
+  const last = checkpoint.info.log ?? records.at(-1)!;
   return { id, dir, net, params, stats, testAcc: typeof last.test_acc === "number" ? last.test_acc : undefined };
 }

@@ -16,7 +16,9 @@ Writes safetensors files (float32; computed in float64) into tests/fixtures/nin/
   J_s, J_t and the gradient of the objective for every student parameter (double backward).
 Parameters are stored as `p.<name>`, running statistics as `s.<name>`, the teacher's as `tp.` / `ts.`.
 """
-import json, os, struct, sys
+import os, sys
+
+import fixture_io
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -32,22 +34,7 @@ WEIGHTS = {"alpha": 0.9, "temperature": 4.0, "beta": 2.0, "fat_beta": 3.0, "gat_
 
 
 def save(name, tensors, meta):
-    header, blobs, off = {}, [], 0
-    for k, t in tensors.items():
-        t = t.detach().cpu().contiguous()
-        t, dt = (t.to(torch.int32), "I32") if t.dtype in (torch.int64, torch.int32) else (t.to(torch.float32), "F32")
-        b = t.numpy().tobytes()
-        header[k] = {"dtype": dt, "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    header["__metadata__"] = {k: str(v) for k, v in meta.items()}
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(os.path.join(out_dir, name), "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+    fixture_io.save(os.path.join(out_dir, name), tensors, meta)
 
 
 def make(width, classes, bn):

@@ -12,7 +12,9 @@ Writes safetensors files (float32; computed in float64):
   conv_dim where a block strides), evaluation mode: logits and groups.
 Parameters are stored as `p.<name>`, running statistics as `s.<name>`, outputs under their own names.
 """
-import json, os, struct, sys
+import os, sys
+
+import fixture_io
 import torch
 import torch.nn.functional as F
 
@@ -25,22 +27,7 @@ BLOCKS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3]}
 
 
 def save(name, tensors, meta):
-    header, blobs, off = {}, [], 0
-    for k, t in tensors.items():
-        t = t.detach().cpu().contiguous()
-        t, dt = (t.to(torch.int32), "I32") if t.dtype in (torch.int64, torch.int32) else (t.to(torch.float32), "F32")
-        b = t.numpy().tobytes()
-        header[k] = {"dtype": dt, "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    header["__metadata__"] = {k: str(v) for k, v in meta.items()}
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(os.path.join(out_dir, name), "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+    fixture_io.save(os.path.join(out_dir, name), tensors, meta)
 
 
 def conv(no, ni, k):

@@ -138,3 +138,36 @@ export function parseEpochStep(text: string): number[] {
 export function badFlag(flag: string, why: string): never {
   throw new RangeError(`--${flag}: ${why}`);
 }
+
+/** The flags every training recipe has, with the reference's names. */
+export interface TrainingFlags {
+  batch_size: number;
+  epochs: number;
+  lr: number;
+  weight_decay: number;
+  epoch_step: string;
+  lr_decay_ratio: number;
+  temperature: number;
+  alpha: number;
+  beta: number;
+  ngpu: number;
+}
+
+/**
+ * Checks the flags every recipe shares: sizes, the schedule, the loss weights, and that KD and AT have a teacher
+ * (`teacherFlag` names the flag that gives one, `hasTeacher` whether it was given).
+ */
+export function validateTrainingFlags(o: TrainingFlags, teacherFlag: string, hasTeacher: boolean): void {
+  if (o.ngpu !== 1) badFlag("ngpu", `training on ${o.ngpu} GPUs is not supported yet; use --ngpu 1`);
+  if (!(o.batch_size >= 1)) badFlag("batch_size", `must be at least 1, got ${o.batch_size}`);
+  if (!(o.epochs >= 1)) badFlag("epochs", `must be at least 1, got ${o.epochs}`);
+  if (!(o.lr > 0)) badFlag("lr", `must be positive, got ${o.lr}`);
+  if (!(o.weight_decay >= 0)) badFlag("weight_decay", `must be non-negative, got ${o.weight_decay}`);
+  if (!(o.lr_decay_ratio > 0)) badFlag("lr_decay_ratio", `must be positive, got ${o.lr_decay_ratio}`);
+  if (!(o.temperature > 0)) badFlag("temperature", `must be positive, got ${o.temperature}`);
+  if (!(o.alpha >= 0 && o.alpha <= 1)) badFlag("alpha", `must be in [0, 1], got ${o.alpha}`);
+  if (!(o.beta >= 0)) badFlag("beta", `must be non-negative, got ${o.beta}`);
+  if (!hasTeacher && o.alpha > 0) badFlag("alpha", `knowledge distillation needs a teacher: add --${teacherFlag}`);
+  if (!hasTeacher && o.beta > 0) badFlag("beta", `attention transfer needs a teacher: add --${teacherFlag}`);
+  parseEpochStep(o.epoch_step);
+}

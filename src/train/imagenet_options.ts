@@ -11,8 +11,8 @@ import {
   flagHelp,
   type FlagTable,
   type ParsedFlags,
-  parseEpochStep,
   parseFlagTable,
+  validateTrainingFlags,
 } from "./flags.ts";
 import { RESNET_ARCHS } from "./model_file.ts";
 
@@ -108,23 +108,10 @@ export function validateImagenetOptions(o: ImagenetOptions): void {
   if (o.teacher_arch && !(RESNET_ARCHS as readonly string[]).includes(o.teacher_arch)) {
     badFlag("teacher_arch", `must be ${RESNET_ARCHS.join(" or ")}, got ${JSON.stringify(o.teacher_arch)}`);
   }
-  if (!(o.batch_size >= 1)) badFlag("batch_size", `must be at least 1, got ${o.batch_size}`);
-  if (!(o.epochs >= 1)) badFlag("epochs", `must be at least 1, got ${o.epochs}`);
-  if (!(o.lr > 0)) badFlag("lr", `must be positive, got ${o.lr}`);
-  if (!(o.weight_decay >= 0)) badFlag("weight_decay", `must be non-negative, got ${o.weight_decay}`);
-  if (!(o.lr_decay_ratio > 0)) badFlag("lr_decay_ratio", `must be positive, got ${o.lr_decay_ratio}`);
-  if (!(o.temperature > 0)) badFlag("temperature", `must be positive, got ${o.temperature}`);
-  if (!(o.alpha >= 0 && o.alpha <= 1)) badFlag("alpha", `must be in [0, 1], got ${o.alpha}`);
-  if (!(o.beta >= 0)) badFlag("beta", `must be non-negative, got ${o.beta}`);
-  if (!o.teacher_params && o.alpha > 0) {
-    badFlag("alpha", "knowledge distillation needs a teacher: add --teacher_params");
-  }
-  if (!o.teacher_params && o.beta > 0) badFlag("beta", "attention transfer needs a teacher: add --teacher_params");
-  if (o.ngpu !== 1) badFlag("ngpu", `training on ${o.ngpu} GPUs is not supported yet; use --ngpu 1`);
+  validateTrainingFlags(o, "teacher_params", o.teacher_params !== "");
   if (!(o.nthread >= 0)) badFlag("nthread", `must be 0 (decode on the main thread) or more, got ${o.nthread}`);
   // Five halvings (stem, pool, three strided groups) must leave at least one pixel.
   if (!(o.image_size >= 32)) {
     badFlag("image_size", `must be at least 32 (the network halves it five times), got ${o.image_size}`);
   }
-  parseEpochStep(o.epoch_step);
 }

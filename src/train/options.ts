@@ -13,8 +13,8 @@ import {
   flagHelp,
   type FlagTable,
   type ParsedFlags,
-  parseEpochStep,
   parseFlagTable,
+  validateTrainingFlags,
 } from "./flags.ts";
 
 export { parseEpochStep } from "./flags.ts";
@@ -159,18 +159,13 @@ export function validateOptions(o: CifarOptions): string[] {
     bad("dataset", `unknown data set ${JSON.stringify(o.dataset)}; use one of ${DATASET_NAMES.join(", ")}`);
   }
   if (o.dtype !== "float") bad("dtype", `only float (float32) is supported, got ${JSON.stringify(o.dtype)}`);
-  if (o.ngpu !== 1) bad("ngpu", `training on ${o.ngpu} GPUs is not supported yet; use --ngpu 1`);
   if (o.gpu_id !== "0") {
     bad(
       "gpu_id",
       `choosing GPU ${JSON.stringify(o.gpu_id)} is not supported yet; the first device is used (--gpu_id 0)`,
     );
   }
-  if (!(o.batch_size >= 1)) bad("batch_size", `must be at least 1, got ${o.batch_size}`);
-  if (!(o.epochs >= 1)) bad("epochs", `must be at least 1, got ${o.epochs}`);
-  if (!(o.lr > 0)) bad("lr", `must be positive, got ${o.lr}`);
-  if (!(o.weight_decay >= 0)) bad("weight_decay", `must be non-negative, got ${o.weight_decay}`);
-  if (!(o.lr_decay_ratio > 0)) bad("lr_decay_ratio", `must be positive, got ${o.lr_decay_ratio}`);
+  validateTrainingFlags(o, "teacher_id", o.teacher_id !== "");
   if (!(o.train_images >= 0)) bad("train_images", `must be 0 (all) or a positive count, got ${o.train_images}`);
   if (!(o.test_images >= 0)) bad("test_images", `must be 0 (all) or a positive count, got ${o.test_images}`);
   if (!(o.randomcrop_pad >= 0 && o.randomcrop_pad < IMAGE_SIZE)) {
@@ -181,11 +176,6 @@ export function validateOptions(o: CifarOptions): string[] {
       }] for ${IMAGE_SIZE}×${IMAGE_SIZE} images, got ${o.randomcrop_pad}`,
     );
   }
-  if (!(o.temperature > 0)) bad("temperature", `must be positive, got ${o.temperature}`);
-  if (!(o.alpha >= 0 && o.alpha <= 1)) bad("alpha", `must be in [0, 1], got ${o.alpha}`);
-  if (!(o.beta >= 0)) bad("beta", `must be non-negative, got ${o.beta}`);
-  if (!o.teacher_id && o.alpha > 0) bad("alpha", "knowledge distillation needs a teacher: add --teacher_id");
-  if (!o.teacher_id && o.beta > 0) bad("beta", "attention transfer needs a teacher: add --teacher_id");
   if (!CIFAR_MODELS.includes(o.model)) {
     bad("model", `unknown network ${JSON.stringify(o.model)}; use one of ${CIFAR_MODELS.join(", ")}`);
   }
@@ -206,7 +196,6 @@ export function validateOptions(o: CifarOptions): string[] {
     if (!o.teacher_id && o[flag] > 0) bad(flag, `${what} transfer needs a teacher: add --teacher_id`);
   }
   if (!(o.sym_beta >= 0)) bad("sym_beta", `must be non-negative, got ${o.sym_beta}`);
-  parseEpochStep(o.epoch_step);
   return o.nthread !== 4
     ? [`--nthread ${o.nthread}: batches are prepared by one background worker; the value has no effect`]
     : [];

@@ -12,11 +12,13 @@ import { detectResnetLayout, resnet } from "../src/nn/resnet.ts";
 import { readTensorFile, type ResnetArch, resnetForRecord } from "../src/train/model_file.ts";
 import { checkRecord, splitParams, type TensorRecord } from "../src/nn/params.ts";
 import type { Network } from "../src/nn/network.ts";
+import { nin } from "../src/nn/nin.ts";
 import { wrn } from "../src/nn/wrn.ts";
+import { cifarNetworkTag, type NetworkOptions } from "../src/train/cifar_network.ts";
 import { type CheckpointInfo, hasCheckpoint, readCheckpointInfo } from "../src/train/checkpoint.ts";
 
 /** The architectures `--arch` takes, for help texts. */
-export const ARCH_HELP = "wrn-DEPTH-WIDTH (e.g. wrn-16-2), resnet18 or resnet34";
+export const ARCH_HELP = "wrn-DEPTH-WIDTH (e.g. wrn-16-2), nin-WIDTH[-nobn] (e.g. nin-0.5), resnet18 or resnet34";
 
 /** A network named by `--arch`, with what its inputs must look like. */
 export interface Architecture {
@@ -32,7 +34,7 @@ const IMAGENET = { inputSize: 224, normalization: IMAGENET_NORMALIZATION } as co
 
 /**
  * The network `--arch` names, for `numClasses` outputs. This is the only place that maps names to networks:
- * `wrn-DEPTH-WIDTH` (32×32 inputs), `resnet18` and `resnet34` (224×224 ImageNet inputs, mean [0.485, 0.456, 0.406],
+ * `wrn-DEPTH-WIDTH` and `nin-WIDTH[-nobn]` (32×32 inputs), `resnet18` and `resnet34` (224×224 ImageNet inputs, mean [0.485, 0.456, 0.406],
  * std [0.229, 0.224, 0.225]). A ResNet file's own layout and widths come from {@linkcode loadModel}.
  *
  * @example
@@ -45,6 +47,14 @@ export function networkFor(arch: string, numClasses: number, flag = "--arch"): A
   if (w) {
     try {
       return { net: wrn({ depth: Number(w[1]), width: Number(w[2]), numClasses }), inputSize: 32 };
+    } catch (e) {
+      throw new RangeError(`${flag} ${arch}: ${e instanceof Error ? e.message : e}`);
+    }
+  }
+  const n = /^nin-(\d+(?:\.\d+)?)(-nobn)?$/i.exec(arch);
+  if (n) {
+    try {
+      return { net: nin({ width: Number(n[1]), numClasses, batchNorm: !n[2] }), inputSize: 32 };
     } catch (e) {
       throw new RangeError(`${flag} ${arch}: ${e instanceof Error ? e.message : e}`);
     }
@@ -149,7 +159,7 @@ export async function loadModel(path: string, options: LoadModelOptions): Promis
   const { file, label, info } = await locate(path, flag);
   const tensors = await readTensorFile(file, getBackend());
   const isResnet = detectResnetLayout(Object.keys(tensors)) !== undefined;
-  const runArch = info && !isResnet ? `wrn-${info.options.depth}-${info.options.width}` : undefined;
+  const runArch = info && !isResnet ? cifarNetworkTag(info.options as unknown as NetworkOptions) : undefined;
   const arch = options.arch ?? runArch;
   if (!arch && !isResnet) {
     throw new Error(`${flag} ${path}: no checkpoint.json beside it to tell its architecture; give ${archFlag}`);

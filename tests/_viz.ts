@@ -5,7 +5,7 @@
  * @module
  */
 import type { DatasetName } from "../src/data/datasets.ts";
-import { wrn } from "../src/nn/wrn.ts";
+import { cifarNetwork } from "../src/train/cifar_network.ts";
 import { saveCheckpoint } from "../src/train/checkpoint.ts";
 import { defaultOptions } from "../src/train/options.ts";
 import { encodeRgbPng } from "../src/viz/image.ts";
@@ -16,10 +16,11 @@ export async function writeRun(
   depth: number,
   width: number,
   dataset: DatasetName = "CIFAR10",
+  model: "wrn" | "nin" = "wrn",
 ): Promise<void> {
-  const { params, stats } = wrn({ depth, width, numClasses: 10 }).init(depth);
+  const options = { ...defaultOptions(), depth, width, dataset, save: dir, model };
+  const { params, stats } = cifarNetwork(options, 10).init(depth);
   await Deno.mkdir(dir, { recursive: true });
-  const options = { ...defaultOptions(), depth, width, dataset, save: dir };
   await saveCheckpoint(dir, { epoch: 1, lr: 0.1, options, rng: { seed: 0, epoch: 1 } }, { ...params, ...stats }, {});
 }
 

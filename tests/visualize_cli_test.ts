@@ -84,6 +84,18 @@ Deno.test("visualize.ts takes images from a data set by index, and the model fil
   });
 });
 
+Deno.test("visualize.ts draws a NIN run: its architecture from checkpoint.json, a panel per NIN block", async () => {
+  await withRuns(async (dir) => {
+    await writeRun(`${dir}/nin`, 16, 0.125, "CIFAR10", "nin");
+    const r = await run(dir, "--model", "nin", "--out", "maps", "--size", "32", "--html", "photo.png");
+    assert.equal(r.code, 0, r.err);
+    const html = await Deno.readTextFile(`${dir}/maps/attention.html`);
+    const columns = [...html.matchAll(/data-row="0" data-column="(\d+)"/g)].map((m) => m[1]);
+    assert.deepEqual(columns, ["0", "1", "2", "3"], "the input and one panel per NIN block");
+    assert.ok(html.includes("<h3>nin · NIN"), html.slice(0, 2000));
+  });
+});
+
 Deno.test("visualize.ts draws a ResNet read from a PyTorch .pth: four group panels at ImageNet's input size", async () => {
   await withRuns(async (dir) => {
     const pth = new URL("./fixtures/pth/resnet18.pth", import.meta.url).pathname;

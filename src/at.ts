@@ -4,8 +4,9 @@
  * @module
  */
 import { numberRule, oneOf, optionsChecker } from "./_options.ts";
+import { checkBatch, fmtShape } from "./tensor/_shape.ts";
 import { normalizeRows } from "./tensor/normalize.ts";
-import { checkBatch, fmtShape, type Tensor } from "./tensor/tensor.ts";
+import type { Tensor } from "./tensor/tensor.ts";
 
 /** Options of {@linkcode at}. */
 export interface AttentionOptions {

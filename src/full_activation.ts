@@ -4,8 +4,9 @@
  *
  * @module
  */
+import { checkBatch, fmtShape } from "./tensor/_shape.ts";
 import { normalizeRows } from "./tensor/normalize.ts";
-import { checkBatch, fmtShape, type Tensor } from "./tensor/tensor.ts";
+import type { Tensor } from "./tensor/tensor.ts";
 
 /** `x [N, C, H, W]` with groups of `C / c` consecutive channels averaged: `[N, c, H, W]`. */
 function poolChannels(x: Tensor, c: number): Tensor {

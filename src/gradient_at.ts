@@ -7,10 +7,11 @@
  * @module
  */
 import { BOOLEAN, optionsChecker, required } from "./_options.ts";
+import { checkBatch, fmtShape, sameShape } from "./tensor/_shape.ts";
 import { valueAndGrad } from "./tensor/autograd.ts";
 import { flipHorizontal } from "./tensor/flip.ts";
 import { crossEntropy } from "./tensor/softmax.ts";
-import { checkBatch, fmtShape, sameShape, Tensor } from "./tensor/tensor.ts";
+import { Tensor } from "./tensor/tensor.ts";
 
 /** Options of {@linkcode gradientAttention}. */
 export interface GradientAttentionOptions {

@@ -4,8 +4,9 @@
  * @module
  */
 import { numberRule, optionsChecker, required } from "./_options.ts";
+import { checkBatch, fmtShape } from "./tensor/_shape.ts";
 import { crossEntropy, logSoftmax } from "./tensor/softmax.ts";
-import { checkBatch, fmtShape, type Tensor } from "./tensor/tensor.ts";
+import type { Tensor } from "./tensor/tensor.ts";
 
 /** Options of {@linkcode kdLoss}. */
 export interface KdOptions {

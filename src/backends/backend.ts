@@ -19,6 +19,22 @@ export interface DeviceBuffer {
 }
 
 /**
+ * Number of elements of a shape: the product of its axes, 1 for `[]` (a scalar), 0 when an axis is 0. The one
+ * element count of the library, here so that backends (which import only this file) and the layers above share it.
+ *
+ * @example
+ * ```ts
+ * elementCount([2, 3, 4]); // 24
+ * elementCount([]); // 1
+ * ```
+ */
+export function elementCount(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/**
  * Elementwise unary kernels. Parameters `a` and `b` are scalars (0 when unused). A NaN `x` gives NaN and
  * infinities follow IEEE arithmetic, as in PyTorch, except where an op says otherwise.
  */

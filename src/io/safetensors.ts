@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { elementCount } from "../backends/backend.ts";
 
 /** Element types this reader and writer support. */
 export type Dtype = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
@@ -165,7 +166,7 @@ export function parseSafetensors(bytes: Uint8Array, source = "input"): Safetenso
     if (begin > end || end > data.length) {
       fail(source, `tensor ${name} has data_offsets [${begin}, ${end}] outside the ${data.length}-byte data section`);
     }
-    const count = (shape as number[]).reduce((p, d) => p * d, 1);
+    const count = elementCount(shape as number[]);
     if (count * BYTES[dtype] !== end - begin) {
       fail(
         source,
@@ -192,7 +193,7 @@ export function parseSafetensors(bytes: Uint8Array, source = "input"): Safetenso
   const metadata: Record<string, string> = Object.fromEntries(metaEntries);
   const tensors = new Map<string, StoredTensor>();
   for (const e of entries) {
-    const count = e.shape.reduce((p, d) => p * d, 1);
+    const count = elementCount(e.shape);
     tensors.set(e.name, {
       dtype: e.dtype,
       shape: e.shape,
@@ -231,7 +232,7 @@ export function serializeSafetensors(
         `serializeSafetensors: "__metadata__" is the header's metadata key; it cannot name a tensor`,
       );
     }
-    const count = t.shape.reduce((p, d) => p * d, 1);
+    const count = elementCount(t.shape);
     if (count !== t.data.length) {
       throw new RangeError(`serializeSafetensors: ${name} has ${t.data.length} values but shape [${t.shape}]`);
     }

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { elementCount } from "../backends/backend.ts";
 import type { Rng } from "../rng.ts";
 
 /**
@@ -10,7 +11,7 @@ import type { Rng } from "../rng.ts";
  * where fanIn is the product of every axis but the first (`in · k · k` for `[out, in, k, k]`).
  */
 export function kaimingNormal(rng: Rng, shape: readonly number[]): Float32Array {
-  const size = shape.reduce((p, d) => p * d, 1);
+  const size = elementCount(shape);
   const fanIn = size / shape[0];
   const std = Math.sqrt(2 / fanIn);
   const out = new Float32Array(size);

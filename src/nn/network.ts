@@ -5,9 +5,11 @@
  *
  * @module
  */
+import { elementCount } from "../backends/backend.ts";
 import { BOOLEAN, describeValue, optionsChecker, required } from "../_options.ts";
 import { Rng } from "../rng.ts";
-import { checkBatch, fmtShape, Tensor, tensor } from "../tensor/tensor.ts";
+import { checkBatch, fmtShape } from "../tensor/_shape.ts";
+import { Tensor, tensor } from "../tensor/tensor.ts";
 import { kaimingNormal, uniform } from "./init.ts";
 import { isRunningStat, type TensorRecord } from "./params.ts";
 
@@ -99,7 +101,7 @@ export function networkFromSpec(
     const params: TensorRecord = {};
     const stats: TensorRecord = {};
     for (const [key, shape] of Object.entries(spec.shapes)) {
-      const size = shape.reduce((p, d) => p * d, 1);
+      const size = elementCount(shape);
       const kind = spec.kinds[key];
       const data = kind === "kaiming"
         ? kaimingNormal(rng, shape)

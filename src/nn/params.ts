@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { fmtShape, type Tensor } from "../tensor/tensor.ts";
+import { fmtShape } from "../tensor/_shape.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 
 /** A flat record of named tensors. */
 export type TensorRecord = Record<string, Tensor>;

@@ -5,8 +5,9 @@
  */
 import type { SgdOptions } from "../backends/backend.ts";
 import { optionsChecker } from "../_options.ts";
+import { fmtShape, sameShape } from "../tensor/_shape.ts";
 import { SGD_OPTION_RULES, sgdUpdate } from "../tensor/optim.ts";
-import { fmtShape, sameShape, zeros } from "../tensor/tensor.ts";
+import { zeros } from "../tensor/tensor.ts";
 import type { TensorRecord } from "./params.ts";
 
 /** Momentum buffers, one per parameter name. */

@@ -7,10 +7,11 @@
  * @module
  */
 import { BOOLEAN, optionsChecker } from "../_options.ts";
+import { fmtShape } from "./_shape.ts";
 import { closeScope, type Disposable, isRecording, openScope, withRecording } from "./_state.ts";
 import { add } from "./elementwise.ts";
 import { tensorsIn } from "./memory.ts";
-import { fmtShape, Tensor, wrap } from "./tensor.ts";
+import { Tensor, wrap } from "./tensor.ts";
 
 /** Options of {@linkcode gradients}. */
 export interface GradientsOptions {

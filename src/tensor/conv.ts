@@ -6,7 +6,8 @@
  */
 import type { ConvGeometry } from "../backends/backend.ts";
 import { numberRule, optionsChecker } from "../_options.ts";
-import { backendOf, fmtShape, output, type Tensor } from "./tensor.ts";
+import { fmtShape } from "./_shape.ts";
+import { backendOf, output, type Tensor } from "./tensor.ts";
 
 /** Stride and zero padding of a convolution (the same along both spatial axes). */
 export interface Conv2dOptions {

@@ -5,37 +5,9 @@
  * @module
  */
 import type { BinaryOp, UnaryOp } from "../backends/backend.ts";
-import { backendOf, fmtShape, output, type Tensor } from "./tensor.ts";
+import { broadcastShapes, broadcastStrides } from "./_shape.ts";
 import { sumTo } from "./reduce.ts";
-
-/** The shape two shapes broadcast to, or a RangeError that names the op and both shapes. */
-export function broadcastShapes(op: string, a: readonly number[], b: readonly number[]): number[] {
-  const rank = Math.max(a.length, b.length);
-  const out: number[] = [];
-  for (let i = 0; i < rank; i++) {
-    const da = a[a.length - rank + i] ?? 1;
-    const db = b[b.length - rank + i] ?? 1;
-    if (da !== db && da !== 1 && db !== 1) {
-      throw new RangeError(
-        `${op}: shapes ${fmtShape(a)} and ${fmtShape(b)} do not broadcast (axis ${i - rank}: ${da} vs ${db})`,
-      );
-    }
-    out.push(da === 1 ? db : da);
-  }
-  return out;
-}
-
-/** Element strides of a contiguous tensor of `shape` read as `outShape` (0 on broadcast axes). */
-export function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
-  const strides = new Array(outShape.length).fill(0);
-  let stride = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    const j = outShape.length - shape.length + i;
-    strides[j] = shape[i] === 1 ? 0 : stride;
-    stride *= shape[i];
-  }
-  return strides;
-}
+import { backendOf, output, type Tensor } from "./tensor.ts";
 
 function unaryOp(
   name: string,

@@ -3,8 +3,9 @@
  *
  * @module
  */
+import { fmtShape } from "./_shape.ts";
 import { matmul } from "./linalg.ts";
-import { fmtShape, type Tensor, wrap } from "./tensor.ts";
+import { type Tensor, wrap } from "./tensor.ts";
 
 /**
  * `x [N, C, H, W]` with its last axis reversed: `out[n, c, h, w] = x[n, c, h, W − 1 − w]`. Computed as a product

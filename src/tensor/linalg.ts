@@ -5,8 +5,9 @@
  * @module
  */
 import { BOOLEAN, optionsChecker } from "../_options.ts";
+import { fmtShape } from "./_shape.ts";
 import { add } from "./elementwise.ts";
-import { backendOf, fmtShape, output, type Tensor } from "./tensor.ts";
+import { backendOf, output, type Tensor } from "./tensor.ts";
 
 /** Transposes applied to the operands of {@linkcode matmulT}. */
 export interface MatmulOptions {

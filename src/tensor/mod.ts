@@ -3,7 +3,8 @@
  *
  * @module
  */
-export { full, scalar, sizeOf, Tensor, tensor, zeros } from "./tensor.ts";
+export { elementCount } from "../backends/backend.ts";
+export { full, scalar, Tensor, tensor, zeros } from "./tensor.ts";
 export type { GradNode } from "./tensor.ts";
 export {
   abs,
@@ -24,8 +25,8 @@ export {
   square,
   sub,
 } from "./elementwise.ts";
-export { mean, sum } from "./reduce.ts";
-export { broadcastTo, permute, reshape } from "./shape.ts";
+export { broadcastTo, mean, sum } from "./reduce.ts";
+export { permute, reshape } from "./shape.ts";
 export { flipHorizontal } from "./flip.ts";
 export { linear, matmul, matmulT } from "./linalg.ts";
 export type { MatmulOptions } from "./linalg.ts";

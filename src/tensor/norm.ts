@@ -10,11 +10,12 @@
  */
 import type { BatchNormGeometry } from "../backends/backend.ts";
 import { BOOLEAN, numberRule, type OptionRule, optionsChecker, required } from "../_options.ts";
+import { checkBatch, fmtShape } from "./_shape.ts";
 import { isRecording } from "./_state.ts";
 import { gradients } from "./autograd.ts";
 import { affine, mul, relu as reluOf, reluMask, rsqrt, sub } from "./elementwise.ts";
 import { sum } from "./reduce.ts";
-import { backendOf, checkBatch, fmtShape, output, Tensor, wrap } from "./tensor.ts";
+import { backendOf, output, Tensor, wrap } from "./tensor.ts";
 
 /** The four per-channel tensors of a batch norm layer, named as PyTorch names them. */
 export interface BatchNormParams {

@@ -3,8 +3,9 @@
  *
  * @module
  */
+import { fmtShape } from "./_shape.ts";
 import { clampMin, mul, rsqrt } from "./elementwise.ts";
-import { fmtShape, type Tensor } from "./tensor.ts";
+import type { Tensor } from "./tensor.ts";
 
 /**
  * Each row of `x [n, d]` divided by `max(‖row‖₂, eps)`. Written as `x · rsqrt(max(‖row‖², eps²))`, which is

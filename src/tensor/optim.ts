@@ -5,7 +5,8 @@
  */
 import type { SgdOptions } from "../backends/backend.ts";
 import { numberRule, type OptionRule, optionsChecker, required } from "../_options.ts";
-import { backendOf, fmtShape, sameShape, type Tensor } from "./tensor.ts";
+import { fmtShape, sameShape } from "./_shape.ts";
+import { backendOf, type Tensor } from "./tensor.ts";
 
 /** The rules of {@linkcode SgdOptions}, as PyTorch's SGD checks them: every one given, finite and ≥ 0. */
 export const SGD_OPTION_RULES: Readonly<Record<keyof SgdOptions, OptionRule>> = {

@@ -6,7 +6,8 @@
  */
 import type { PoolGeometry } from "../backends/backend.ts";
 import { numberRule, optionsChecker, required } from "../_options.ts";
-import { backendOf, fmtShape, output, type Tensor } from "./tensor.ts";
+import { fmtShape } from "./_shape.ts";
+import { backendOf, output, type Tensor } from "./tensor.ts";
 
 /** Window size, stride and padding of a pooling. */
 export interface Pool2dOptions {

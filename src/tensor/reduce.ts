@@ -1,27 +1,14 @@
 /**
- * Sums and means over any set of axes. The backend only sums the middle axis of `[outer, r, inner]`,
- * so a set of axes is reduced as runs of adjacent axes, rightmost run first.
+ * Sums and means over any set of axes, and broadcasting, the sum's adjoint: the gradient of a sum is a
+ * broadcast and the gradient of a broadcast is a sum, so the pair lives in one file and differentiates any
+ * number of times. The backend only sums the middle axis of `[outer, r, inner]`, so a set of axes is reduced
+ * as runs of adjacent axes, rightmost run first.
  *
  * @module
  */
-import { affine } from "./elementwise.ts";
-import { broadcastTo } from "./shape.ts";
-import { backendOf, fmtShape, output, sizeOf, type Tensor } from "./tensor.ts";
-
-/** Sorted, deduplicated, non-negative axes; all axes when `axes` is undefined. */
-export function normalizeAxes(op: string, shape: readonly number[], axes?: number | readonly number[]): number[] {
-  const rank = shape.length;
-  if (axes === undefined) return shape.map((_, i) => i);
-  const list = typeof axes === "number" ? [axes] : [...axes];
-  const out = new Set<number>();
-  for (const a of list) {
-    if (!Number.isInteger(a) || a < -rank || a >= rank) {
-      throw new RangeError(`${op}: axis ${a} is out of range for shape ${fmtShape(shape)}`);
-    }
-    out.add(a < 0 ? a + rank : a);
-  }
-  return [...out].sort((p, q) => p - q);
-}
+import { elementCount } from "../backends/backend.ts";
+import { broadcastShapes, broadcastStrides, contiguousStrides, fmtShape, normalizeAxes, sameShape } from "./_shape.ts";
+import { backendOf, output, type Tensor } from "./tensor.ts";
 
 /**
  * Sum over `axes` (all when omitted); `keepDims` keeps them with size 1.
@@ -44,9 +31,9 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepDims = fal
     let start = end;
     while (start > 0 && ax[start - 1] === ax[start] - 1) start--;
     const first = ax[start], last = ax[end];
-    const outer = sizeOf(shape.slice(0, first));
-    const reduced = sizeOf(shape.slice(first, last + 1));
-    const inner = sizeOf(shape.slice(last + 1));
+    const outer = elementCount(shape.slice(0, first));
+    const reduced = elementCount(shape.slice(first, last + 1));
+    const inner = elementCount(shape.slice(last + 1));
     const next = be.sum(buf, outer, reduced, inner);
     if (owned) be.free(buf);
     buf = next;
@@ -63,12 +50,14 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepDims = fal
 export function mean(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   const ax = normalizeAxes("mean", x.shape, axes);
   const count = ax.reduce((p, a) => p * x.shape[a], 1);
-  return affine(sum(x, ax, keepDims), 1 / count, 0);
+  // The method is `affine(·, 1 / count, 0)`; calling it through the tensor keeps this file free of an import of
+  // elementwise.ts, which imports `sumTo` from here.
+  return sum(x, ax, keepDims).mul(1 / count);
 }
 
 /** Sums `g` down to `shape`, the shape it was broadcast from (the gradient of broadcasting). */
 export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
-  if (g.shape.length === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
+  if (sameShape(g.shape, shape)) return g;
   const lead = g.rank - shape.length;
   const axes: number[] = [];
   for (let i = 0; i < g.rank; i++) {
@@ -77,9 +66,13 @@ export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
   return sum(g, axes, true).reshape(shape);
 }
 
-/** Row-major strides of a contiguous tensor. */
-export function contiguousStrides(shape: readonly number[]): number[] {
-  const strides = new Array(shape.length).fill(1);
-  for (let i = shape.length - 2; i >= 0; i--) strides[i] = strides[i + 1] * shape[i + 1];
-  return strides;
+/** Repeats `x` along axes of size 1 (and new leading axes) to `shape`. */
+export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
+  const be = backendOf("broadcastTo", x);
+  const target = broadcastShapes("broadcastTo", x.shape, shape);
+  if (!sameShape(target, shape)) {
+    throw new RangeError(`broadcastTo: cannot broadcast ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
+  }
+  const buf = be.strided(x.buffer, shape, broadcastStrides(x.shape, shape), 0);
+  return output(be, buf, shape, "broadcastTo", [x], (g) => [sumTo(g, x.shape)]);
 }

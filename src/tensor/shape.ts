@@ -1,23 +1,11 @@
 /**
- * Shape operations: reshape (a view, no copy), permute and broadcast (strided copies).
+ * Shape operations: reshape (a view, no copy) and permute (a strided copy), each its own gradient. Broadcasting
+ * lives with its adjoint, the sum, in `reduce.ts`.
  *
  * @module
  */
-import { broadcastShapes, broadcastStrides } from "./elementwise.ts";
-import { contiguousStrides, sumTo } from "./reduce.ts";
-import { backendOf, fmtShape, output, record, sizeOf, type Tensor } from "./tensor.ts";
-
-/** Resolves one `-1` in `shape` against `size` elements, or throws naming both shapes. */
-export function resolveShape(op: string, from: readonly number[], shape: readonly number[]): number[] {
-  const size = sizeOf(from);
-  const known = shape.reduce((p, d) => (d === -1 ? p : p * d), 1);
-  const holes = shape.filter((d) => d === -1).length;
-  const out = shape.map((d) => (d === -1 ? size / known : d));
-  if (holes > 1 || out.some((d) => !Number.isInteger(d) || d < 0) || sizeOf(out) !== size) {
-    throw new RangeError(`${op}: cannot view shape ${fmtShape(from)} (${size} elements) as ${fmtShape(shape)}`);
-  }
-  return out;
-}
+import { contiguousStrides, fmtShape, resolveShape } from "./_shape.ts";
+import { backendOf, output, record, type Tensor } from "./tensor.ts";
 
 /**
  * The same elements in another shape (one axis may be -1). Shares memory with `x`.
@@ -46,15 +34,4 @@ export function permute(x: Tensor, axes: readonly number[]): Tensor {
   const inverse = axes.map((_, i) => axes.indexOf(i));
   const buf = be.strided(x.buffer, shape, axes.map((a) => strides[a]), 0);
   return output(be, buf, shape, "permute", [x], (g) => [permute(g, inverse)]);
-}
-
-/** Repeats `x` along axes of size 1 (and new leading axes) to `shape`. */
-export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
-  const be = backendOf("broadcastTo", x);
-  const target = broadcastShapes("broadcastTo", x.shape, shape);
-  if (target.length !== shape.length || target.some((d, i) => d !== shape[i])) {
-    throw new RangeError(`broadcastTo: cannot broadcast ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
-  }
-  const buf = be.strided(x.buffer, shape, broadcastStrides(x.shape, shape), 0);
-  return output(be, buf, shape, "broadcastTo", [x], (g) => [sumTo(g, x.shape)]);
 }

@@ -3,8 +3,9 @@
  *
  * @module
  */
+import { checkBatch, fmtShape } from "./_shape.ts";
 import { exp, mul, sub } from "./elementwise.ts";
-import { backendOf, checkBatch, fmtShape, output, type Tensor, tensor, wrap } from "./tensor.ts";
+import { backendOf, output, type Tensor, tensor, wrap } from "./tensor.ts";
 
 /**
  * `x - logsumexp(x)` along the last axis of `[rows, cols]`.

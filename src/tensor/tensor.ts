@@ -4,7 +4,8 @@
  *
  * @module
  */
-import type { Backend, DeviceBuffer } from "../backends/backend.ts";
+import { type Backend, type DeviceBuffer, elementCount } from "../backends/backend.ts";
+import { checkShape, fmtShape } from "./_shape.ts";
 import { currentBackend, isRecording, track, untrack } from "./_state.ts";
 import * as ew from "./elementwise.ts";
 import * as red from "./reduce.ts";
@@ -40,28 +41,6 @@ class Storage {
 // Tensors that are garbage-collected without `dispose()` still give their memory back.
 const finalizer = new FinalizationRegistry<Storage>((storage) => storage.release());
 
-/** Number of elements of a shape. */
-export function sizeOf(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
-/** Formats a shape for error messages: `[2, 3, 4]`. */
-export function fmtShape(shape: readonly number[]): string {
-  return `[${shape.join(", ")}]`;
-}
-
-/** Whether two shapes are equal. */
-export function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
-/** Throws a RangeError naming `op` when the batch axis (the first) of `what` is empty: N = 0 has no mean. */
-export function checkBatch(op: string, what: string, shape: readonly number[]): void {
-  if (shape[0] === 0) throw new RangeError(`${op}: empty batch: ${what} ${fmtShape(shape)} have N = 0 samples`);
-}
-
 /** A float32 tensor. Create one with `tensor(data, shape)`; read it with `await t.data()`. */
 export class Tensor {
   /** Sizes of the axes. */
@@ -88,7 +67,7 @@ export class Tensor {
       this.#storage = new Storage(storageOrBackend, bufferOrShape as DeviceBuffer);
       this.shape = Object.freeze([...shape!]);
     }
-    this.size = sizeOf(this.shape);
+    this.size = elementCount(this.shape);
     finalizer.register(this, this.#storage, this);
     track(this);
   }
@@ -241,7 +220,7 @@ export class Tensor {
   }
   /** Repeats along axes of size 1 (and new leading axes) to `shape`. */
   broadcastTo(shape: readonly number[]): Tensor {
-    return sh.broadcastTo(this, shape);
+    return red.broadcastTo(this, shape);
   }
   /** Matrix product of 2-D tensors. */
   matmul(other: Tensor): Tensor {
@@ -295,12 +274,6 @@ export function record(
   return out;
 }
 
-function checkShape(shape: readonly number[], what: string): void {
-  for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new RangeError(`${what}: invalid shape ${fmtShape(shape)}`);
-  }
-}
-
 /**
  * A tensor from host data on the current backend.
  *
@@ -312,8 +285,10 @@ function checkShape(shape: readonly number[], what: string): void {
 export function tensor(data: ArrayLike<number>, shape?: readonly number[]): Tensor {
   const s = shape ?? [data.length];
   checkShape(s, "tensor");
-  if (sizeOf(s) !== data.length) {
-    throw new RangeError(`tensor: ${data.length} values do not fill shape ${fmtShape(s)} (${sizeOf(s)} elements)`);
+  if (elementCount(s) !== data.length) {
+    throw new RangeError(
+      `tensor: ${data.length} values do not fill shape ${fmtShape(s)} (${elementCount(s)} elements)`,
+    );
   }
   const b = currentBackend();
   return new Tensor(b, b.upload(data instanceof Float32Array ? data : Float32Array.from(data)), s);
@@ -323,13 +298,13 @@ export function tensor(data: ArrayLike<number>, shape?: readonly number[]): Tens
 export function zeros(shape: readonly number[]): Tensor {
   checkShape(shape, "zeros");
   const b = currentBackend();
-  return new Tensor(b, b.zeros(sizeOf(shape)), shape);
+  return new Tensor(b, b.zeros(elementCount(shape)), shape);
 }
 
 /** A tensor filled with `value` on the current backend. */
 export function full(shape: readonly number[], value: number): Tensor {
   checkShape(shape, "full");
-  return tensor(new Float32Array(sizeOf(shape)).fill(value), shape);
+  return tensor(new Float32Array(elementCount(shape)).fill(value), shape);
 }
 
 /** A one-element tensor of shape `[]`. */

@@ -4,9 +4,10 @@
  * @module
  */
 import { at } from "../at.ts";
+import { fmtShape } from "../tensor/_shape.ts";
 import { noGrad } from "../tensor/autograd.ts";
 import { tidy } from "../tensor/memory.ts";
-import { fmtShape, type Tensor } from "../tensor/tensor.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import type { MapPlane } from "./overlay.ts";
 
 /** Options of {@linkcode attentionMaps}. */

@@ -12,17 +12,18 @@
  *
  * @module
  */
-import type {
-  Backend,
-  BatchNormGeometry,
-  BatchNormGrads,
-  BatchNormTrainResult,
-  BinaryOp,
-  ConvGeometry,
-  DeviceBuffer,
-  PoolGeometry,
-  SgdOptions,
-  UnaryOp,
+import {
+  type Backend,
+  type BatchNormGeometry,
+  type BatchNormGrads,
+  type BatchNormTrainResult,
+  type BinaryOp,
+  type ConvGeometry,
+  type DeviceBuffer,
+  elementCount,
+  type PoolGeometry,
+  type SgdOptions,
+  type UnaryOp,
 } from "../backend.ts";
 import { CpuBuffer } from "./_memory.ts";
 import { batchNormArgs, BINARY_OPS, convArgs, poolArgs, shapeArgs, UNARY_OPS } from "./_tasks.ts";
@@ -37,10 +38,6 @@ const GRAIN = { conv: 1 << 20, matmul: 1 << 20, elements: 1 << 16 } as const;
 function buf(b: DeviceBuffer): CpuBuffer {
   if (!(b instanceof CpuBuffer)) throw new TypeError("cpu backend: got a buffer that belongs to another backend");
   return b;
-}
-
-function product(shape: readonly number[]): number {
-  return shape.reduce((p, d) => p * d, 1);
 }
 
 /** Options of the cpu backend. */
@@ -127,13 +124,13 @@ export class CpuBackend implements Backend {
     bStrides: readonly number[],
     outShape: readonly number[],
   ): DeviceBuffer {
-    const out = new CpuBuffer(product(outShape));
+    const out = new CpuBuffer(elementCount(outShape));
     const args = [BINARY_OPS.indexOf(op), ...shapeArgs(outShape, aStrides, bStrides)];
     runTask("binary", [buf(a), buf(b), out], args, this.#threadsFor(out.size, this.#grain.elements));
     return out;
   }
   strided(x: DeviceBuffer, outShape: readonly number[], strides: readonly number[], offset: number): DeviceBuffer {
-    const out = new CpuBuffer(product(outShape));
+    const out = new CpuBuffer(elementCount(outShape));
     runTask(
       "strided",
       [buf(x), out],

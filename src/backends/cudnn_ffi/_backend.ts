@@ -8,17 +8,18 @@
  *
  * @module
  */
-import type {
-  Backend,
-  BatchNormGeometry,
-  BatchNormGrads,
-  BatchNormTrainResult,
-  BinaryOp,
-  ConvGeometry,
-  DeviceBuffer,
-  PoolGeometry,
-  SgdOptions,
-  UnaryOp,
+import {
+  type Backend,
+  type BatchNormGeometry,
+  type BatchNormGrads,
+  type BatchNormTrainResult,
+  type BinaryOp,
+  type ConvGeometry,
+  type DeviceBuffer,
+  elementCount,
+  type PoolGeometry,
+  type SgdOptions,
+  type UnaryOp,
 } from "../backend.ts";
 import { BatchNorms } from "./_batchnorm.ts";
 import { Convolutions } from "./_conv.ts";
@@ -39,12 +40,6 @@ const MAX_GRID = 65535;
 /** Workspace the timed algorithm search may give one convolution algorithm: 256 MiB, or 1/8 of free memory. */
 function findWorkspaceBytes(freeBytes: number): number {
   return Math.max(16 * 2 ** 20, Math.min(256 * 2 ** 20, Math.floor(freeBytes / 8)));
-}
-
-function product(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
 }
 
 /** Resolves after the event loop has run once (a message round trip: far quicker than a timer). */
@@ -220,7 +215,7 @@ export class CudnnBackend implements Backend {
       );
     }
     const pa = this.#ptr(a), pb = this.#ptr(b);
-    const n = product(outShape);
+    const n = elementCount(outShape);
     checkElements("binary", n);
     const out = this.#alloc(n);
     if (n === 0) return out;
@@ -236,7 +231,7 @@ export class CudnnBackend implements Backend {
       throw new RangeError(`cudnn strided: strides [${strides}] must have one entry per axis of [${outShape}]`);
     }
     const src = this.#ptr(x);
-    const n = product(outShape);
+    const n = elementCount(outShape);
     checkElements("strided", n);
     const out = this.#alloc(n);
     if (n === 0) return out;

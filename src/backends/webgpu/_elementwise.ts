@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { BinaryOp, SgdOptions, UnaryOp } from "../backend.ts";
+import { type BinaryOp, elementCount, type SgdOptions, type UnaryOp } from "../backend.ts";
 import { groupsFor, wgslEntry, wgslForEach } from "./_dispatch.ts";
 import { defineKernel, type KernelSpec } from "./_kernel.ts";
 import type { GpuBuffer, GpuRuntime } from "./_runtime.ts";
@@ -200,10 +200,6 @@ function vec4Lanes(shape: readonly number[], strides: readonly (readonly number[
   return lanes as [Lane, Lane];
 }
 
-function size(shape: readonly number[]): number {
-  return shape.reduce((p, d) => p * d, 1);
-}
-
 function checkRank(op: string, shape: readonly number[], strides: readonly (readonly number[])[]): void {
   for (const s of strides) {
     if (s.length !== shape.length) {
@@ -224,7 +220,7 @@ export function binary(
 ): GpuBuffer {
   if (!(op in BINARY_WGSL)) throw new RangeError(`webgpu binary: unknown op ${JSON.stringify(op)}`);
   checkRank("binary", outShape, [aStrides, bStrides]);
-  const n = size(outShape);
+  const n = elementCount(outShape);
   const out = rt.alloc(n);
   if (n === 0) return out;
   const c = coalesce(outShape, [aStrides, bStrides]);
@@ -264,7 +260,7 @@ export function strided(
   offset: number,
 ): GpuBuffer {
   checkRank("strided", outShape, [strides]);
-  const n = size(outShape);
+  const n = elementCount(outShape);
   const out = rt.alloc(n);
   if (n === 0) return out;
   const c = coalesce(outShape, [strides]);

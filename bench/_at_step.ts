@@ -64,3 +64,36 @@ export function makeSteps(
   };
   return { atStep: () => train(true), studentStep: () => train(false), teacherForward };
 }
+
+/** Multiply-adds per 32×32 image of a WRN's convolutions and linear layer, and of its stem convolution alone. */
+function wrnMacs(depth: number, width: number, numClasses: number): { total: number; stem: number } {
+  const n = (depth - 4) / 6;
+  const conv = (cin: number, cout: number, k: number, side: number) => cin * cout * k * k * side * side;
+  const stem = conv(3, 16, 3, 32);
+  let total = stem, cin = 16, side = 32;
+  [16, 32, 64].map((v) => Math.floor(v * width)).forEach((cout, g) => {
+    for (let b = 0; b < n; b++) {
+      const stride = b === 0 && g > 0 ? 2 : 1;
+      const out = side / stride;
+      const inC = b === 0 ? cin : cout;
+      total += conv(inC, cout, 3, out) + conv(cout, cout, 3, out);
+      if (inC !== cout) total += conv(inC, cout, 1, out);
+      side = out;
+    }
+    cin = cout;
+  });
+  return { total: total + cin * numClasses, stem };
+}
+
+/**
+ * Floating-point operations (two per multiply-add) of the convolutions and linear layers in each workload at
+ * the workload's batch: the teacher forward; the student step's forward, filter gradients and input gradients
+ * (none for the stem, whose input needs no gradient); the AT step both. Elementwise work is not counted.
+ */
+export function workloadFlops(w: Workload): { atStep: number; studentStep: number; teacherForward: number } {
+  const s = wrnMacs(w.studentDepth ?? 16, w.studentWidth ?? 1, 10);
+  const t = wrnMacs(w.teacherDepth ?? 16, w.teacherWidth ?? 2, 10);
+  const teacherForward = 2 * t.total * w.batch;
+  const studentStep = 2 * (3 * s.total - s.stem) * w.batch;
+  return { atStep: teacherForward + studentStep, studentStep, teacherForward };
+}

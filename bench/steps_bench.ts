@@ -4,16 +4,30 @@
 // The peer, TensorFlow.js on its webgpu backend (`_tfjs_peer.ts`), runs when AT_BENCH_BACKENDS names
 // it (`AT_BENCH_BACKENDS=cpu,webgpu,tfjs-webgpu`): on a software adapter one of its AT steps takes about
 // two minutes, so it is not in the default list. AT_BENCH_BATCH changes the batch; AT_BENCH_RUNS sets the
-// timed runs of each workload (default 2, after one warm-up run); the summary reports the median run.
+// timed runs of each workload (default 2, after one warm-up run; AT_BENCH_FAST_RUNS, default 20, for onednn
+// and cudnn); the summary reports the median run.
+// PyTorch on the CPU is the other peer (`_torch_peer.ts`): whenever a Python with torch is found (python3 on
+// PATH, /usr/bin/python3, or AT_TORCH_PYTHON), `tools/at_step_torch.py` runs the same three workloads in the
+// same run on as many threads as our backends use (AT_BENCH_TORCH=0 skips it). It and the fast backends (onednn,
+// cudnn) take turns step by step, AT_BENCH_FAST_RUNS steps each (default 20). The summary adds each workload's
+// GFLOP/s (convolutions and linear layers, `workloadFlops`) and, with AT_BENCH_PEAK_GFLOPS (e.g. 400 for two
+// AVX-512 cores at 3.1 GHz), the fraction of the machine's peak.
 import { BACKEND_NAMES } from "../src/backends/registry.ts";
 import type { Backend } from "../src/backends/backend.ts";
+import { CpuBackend } from "../src/backends/cpu/mod.ts";
 import { setBackend, useBackend } from "../src/tensor/device.ts";
-import { makeSteps } from "./_at_step.ts";
+import { makeSteps, workloadFlops } from "./_at_step.ts";
 import { makeTfjsSteps, tfjsDescription } from "./_tfjs_peer.ts";
+import { findTorchPython, TorchPeer } from "./_torch_peer.ts";
 
 const PEER = "tfjs-webgpu";
+const TORCH = "pytorch";
 const batch = Number(Deno.env.get("AT_BENCH_BATCH") ?? 128);
 const runs = Number(Deno.env.get("AT_BENCH_RUNS") ?? 2);
+/** The backends fast enough to time many steps (their step time varies too): AT_BENCH_FAST_RUNS, default 20. */
+const fastRuns = Number(Deno.env.get("AT_BENCH_FAST_RUNS") ?? 20);
+/** The runners fast enough to time many steps, in turns. */
+const FAST = new Set(["onednn", "cudnn", TORCH]);
 const wanted = (Deno.env.get("AT_BENCH_BACKENDS") ?? BACKEND_NAMES.join(",")).split(",");
 const workloads = ["atStep", "studentStep", "teacherForward"] as const;
 const labels = { atStep: "AT step", studentStep: "student step", teacherForward: "teacher forward" };
@@ -26,9 +40,21 @@ interface Runner {
   readonly description: string;
 }
 
+const skipped: string[] = [];
+const threads = new CpuBackend().threads;
+let torch: TorchPeer | undefined;
+if (Deno.env.get("AT_BENCH_TORCH") !== "0") {
+  try {
+    const found = await findTorchPython();
+    if (!("python" in found)) throw new Error(found.reason);
+    torch = await TorchPeer.start(found.python, { batch, threads, warmup: 2 });
+  } catch (e) {
+    skipped.push(`${TORCH}: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
 const seconds = new Map<string, number[]>();
 const started: Runner[] = [];
-const skipped: string[] = [];
 for (const name of wanted) {
   try {
     if (name === PEER) {
@@ -43,21 +69,55 @@ for (const name of wanted) {
   }
 }
 
-for (const { name, backend, steps } of started) {
-  for (const w of workloads) {
-    const key = `${w}/${name}`;
-    seconds.set(key, []);
+if (torch) {
+  const peer = torch;
+  const timed = (w: typeof workloads[number]) => async () => {
+    const ms = await peer.step(w);
+    // Python's own timing, without the pipe: pushed into the summary's samples by the bench below.
+    lastTorchSeconds = ms / 1000;
+    return ms;
+  };
+  started.push({
+    name: TORCH,
+    steps: { atStep: timed("atStep"), studentStep: timed("studentStep"), teacherForward: timed("teacherForward") },
+    description: peer.description,
+  });
+}
+let lastTorchSeconds = NaN;
+
+/** Runs one step of a runner's workload; resolves to its time in seconds (PyTorch's as Python measured it). */
+async function timeStep({ name, backend, steps }: Runner, w: typeof workloads[number]): Promise<number> {
+  if (backend) setBackend(backend);
+  const t0 = performance.now();
+  await steps[w]();
+  return name === TORCH ? lastTorchSeconds : (performance.now() - t0) / 1000;
+}
+
+// Workload by workload. The fast runners (onednn, cudnn, PyTorch) take turns step by step within one bench, so
+// that load from other processes, and PyTorch's ±30% step-to-step variation, fall on all of them alike.
+const fast = started.filter(({ name }) => FAST.has(name));
+for (const w of workloads) {
+  for (const runner of started) seconds.set(`${w}/${runner.name}`, []);
+  for (const runner of started.filter((r) => !fast.includes(r))) {
     Deno.bench({
-      name: `${labels[w]} ×${batch} [${name}]`,
+      name: `${labels[w]} ×${batch} [${runner.name}]`,
       group: w,
-      baseline: name === "cpu",
+      baseline: runner.name === "cpu",
       n: runs,
       warmup: 1,
       async fn() {
-        if (backend) setBackend(backend);
-        const t0 = performance.now();
-        await steps[w]();
-        seconds.get(key)!.push((performance.now() - t0) / 1000);
+        seconds.get(`${w}/${runner.name}`)!.push(await timeStep(runner, w));
+      },
+    });
+  }
+  if (fast.length) {
+    Deno.bench({
+      name: `${labels[w]} ×${batch} [${fast.map((r) => r.name).join(", ")}: one step each in turn]`,
+      group: w,
+      n: Math.max(runs, fastRuns),
+      warmup: 1,
+      async fn() {
+        for (const runner of fast) seconds.get(`${w}/${runner.name}`)!.push(await timeStep(runner, w));
       },
     });
   }
@@ -69,18 +129,33 @@ function median(values: number[]): number {
 }
 
 globalThis.addEventListener("unload", () => {
-  const rate = (w: string, b: string) => {
+  const rate = (w: typeof workloads[number], b: string) => {
     const s = (seconds.get(`${w}/${b}`) ?? []).slice(1); // the first call warms up
     return s.length ? batch / median(s) : NaN;
   };
-  console.log(`\nimages/s at batch ${batch}, median of ${runs} runs (ratios against cpu and ${PEER} in brackets):`);
+  const names = started.map((r) => r.name);
+  const flops = workloadFlops({ batch });
+  const peak = Number(Deno.env.get("AT_BENCH_PEAK_GFLOPS") ?? NaN);
+  console.log(
+    `\nimages/s at batch ${batch}, median of ${runs} runs (${
+      Math.max(runs, fastRuns)
+    } for onednn, cudnn and ${TORCH}, in turns); ratios ` +
+      `against cpu, ${TORCH} and ${PEER}, and GFLOP/s of the convolutions and linear layers:`,
+  );
   for (const w of workloads) {
-    const cpu = rate(w, "cpu"), peer = rate(w, PEER);
-    const cells = started.map(({ name }) => {
+    const cpu = rate(w, "cpu"), peer = rate(w, PEER), py = rate(w, TORCH);
+    const cells = names.map((name) => {
       const r = rate(w, name);
+      const gflops = (r / batch) * flops[w] / 1e9;
       const ratios = [
         Number.isFinite(cpu) && name !== "cpu" ? `${(r / cpu).toFixed(2)}× cpu` : "",
+        Number.isFinite(py) && name !== TORCH ? `${(r / py).toFixed(2)}× ${TORCH}` : "",
         Number.isFinite(peer) && name !== PEER ? `${(r / peer).toFixed(1)}× ${PEER}` : "",
+        Number.isFinite(gflops)
+          ? `${gflops.toFixed(0)} GFLOP/s${
+            Number.isFinite(peak) ? `, ${(100 * gflops / peak).toFixed(0)}% of peak` : ""
+          }`
+          : "",
       ].filter((x) => x);
       return `${name} ${r.toFixed(1)}${ratios.length ? ` (${ratios.join(", ")})` : ""}`;
     });
@@ -88,4 +163,21 @@ globalThis.addEventListener("unload", () => {
   }
   for (const s of skipped) console.log(`  not run: ${s}`);
   for (const { name, description } of started) console.log(`  ${name}: ${description}`);
+  if (torch) {
+    const spread = workloads.map((w) => {
+      const s = (seconds.get(`${w}/${TORCH}`) ?? []).slice(1).map((v) => v * 1000);
+      return `${labels[w]} ${Math.min(...s).toFixed(0)}–${Math.max(...s).toFixed(0)} ms/step`;
+    });
+    console.log(`  ${TORCH} step times: ${spread.join(", ")}`);
+  }
+  console.log(`  machine: ${navigator.hardwareConcurrency} logical cores, ${threads} threads used; ${cpuModel()}`);
 });
+
+/** The CPU model name from /proc/cpuinfo, where readable. */
+function cpuModel(): string {
+  try {
+    return /model name\s*:\s*(.*)/.exec(Deno.readTextFileSync("/proc/cpuinfo"))?.[1] ?? "CPU model unknown";
+  } catch {
+    return "CPU model unknown";
+  }
+}

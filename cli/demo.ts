@@ -31,7 +31,7 @@ try {
     strict: true,
   });
   if (values.help) {
-    console.log("usage: deno run -A cli/demo.ts [--logs DIR] [--backend auto|cpu|webgpu|cudnn] [--epochs N]");
+    console.log("usage: deno run -A cli/demo.ts [--logs DIR] [--backend auto|cpu|onednn|webgpu|cudnn] [--epochs N]");
     Deno.exit(0);
   }
   const logs = values.logs ??

@@ -70,7 +70,7 @@ const USAGE = `usage: deno run -A cli/visualize.ts --model CHECKPOINT [--model â
   --normalize  draw at(x), each map L2-normalised as the AT loss compares them (the rows of a group share a colour
                scale); default: xÂ².mean(1), as the reference notebook, each panel on its own scale
   --size N     panel side in pixels (default 128); --opacity F colour over the gray image (default 0.6)
-  --colormap   ${COLORMAP_NAMES.join(", ")} (default inferno); --backend auto|cpu|webgpu|cudnn`;
+  --colormap   ${COLORMAP_NAMES.join(", ")} (default inferno); --backend auto|cpu|onednn|webgpu|cudnn`;
 
 function parseNumber(flag: string, text: string, min: number, max: number, integer: boolean): number {
   const v = Number(text);

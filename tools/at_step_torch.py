@@ -1,17 +1,35 @@
-"""PyTorch eager baseline for bench/at_step_gpu.ts: the same WRN-16-1 <- WRN-16-2 attention-transfer step.
+"""PyTorch eager peer of the benches: the same WRN-16-1 <- WRN-16-2 workloads as bench/_at_step.ts.
 
-Teacher forward in evaluation mode without gradients, student forward in training mode, cross-entropy
-(the reference distillation() with alpha 0) + 1e3 * sum of at_loss over the three groups, backward, SGD
-(lr 0.1, momentum 0.9, weight decay 5e-4); the loss is read back every step, as the Deno bench does. The
-networks are the attention-transfer reference code's functional WRN. TF32 is off (matmul and cuDNN) and
-cudnn.benchmark is on. Prints a `RESULT {json}` line for tools/gpu_check.sh.
+The AT step: teacher forward in evaluation mode without gradients, student forward in training mode,
+cross-entropy (the reference distillation() with alpha 0) + 1e3 * sum of at_loss over the three groups,
+backward, SGD (lr 0.1, momentum 0.9, weight decay 5e-4); the loss is read back every step, as the Deno bench
+does. The student step: the same without the teacher and the AT terms. The teacher forward: evaluation mode
+without gradients, one logit read back. The networks are the attention-transfer reference code's functional
+WRN.
+
+On a GPU (--device cuda, the default, for bench/at_step_gpu.ts and tools/gpu_check.sh): TF32 off (matmul and
+cuDNN), cudnn.benchmark on, the AT step only, the mean over --steps; one `RESULT {json}` line.
+
+On the CPU (--device cpu): torch.set_num_threads(--threads), the three workloads (--workloads), each step timed
+alone and the median reported, since PyTorch's CPU step time varies by +-30% from step to step; one
+`RESULT {json}` line per workload. With --serve (bench/steps_bench.ts), it warms up, prints `READY {json}`, then
+runs one step of the workload each stdin line names (at, student, teacher) and prints `STEP <workload> <ms>`,
+so the bench can time PyTorch's steps between its own in one run. PyTorch's CPU convolutions are oneDNN (the
+libdnnl.so.2 of Debian's python3-torch); its matrix products and some backward kernels use the system BLAS.
+Debian's default libblas.so.3 is the slow reference BLAS, which roughly halves PyTorch's AT step: give the
+peer its best setting with `apt-get install libopenblas0-pthread` (it switches the libblas.so.3 alternative
+to OpenBLAS). The BLAS in use is reported in the RESULT's "device".
 
     /opt/torch/.venv/bin/python tools/at_step_torch.py --batch 128 --warmup 5 --steps 30
+    python3 tools/at_step_torch.py --device cpu --threads 2 --batch 128 --steps 20
 """
 
 import argparse
 import json
 import math
+import os
+import statistics
+import sys
 import time
 
 import torch
@@ -87,17 +105,25 @@ def at_loss(x, y):
     return (at(x) - at(y)).pow(2).mean()
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=30)
-    args = parser.parse_args()
+def blas_in_use():
+    """The BLAS library this process mapped (reference, OpenBLAS, MKL, ...), by its file name."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "blas" in line.lower() or "mkl" in line.lower()}
+    except OSError:
+        return "unknown BLAS"
+    names = sorted({p.rsplit("/", 1)[-1] for p in paths if p.startswith("/")})
+    real = sorted({os.path.realpath(p) for p in paths if p.startswith("/")})
+    if any("openblas" in p.lower() for p in real):
+        return "OpenBLAS (" + ", ".join(names) + ")"
+    if any("mkl" in p.lower() for p in real):
+        return "MKL"
+    if real:
+        return "reference BLAS (" + ", ".join(real) + "; apt-get install libopenblas0-pthread for OpenBLAS)"
+    return "no system BLAS mapped"
 
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cudnn.benchmark = True
-    device = torch.device("cuda")
+
+def make_steps(args, device):
     gen = torch.Generator().manual_seed(1)
     s_params, s_stats, s_n = wrn_params(16, 1, 10, gen, device)
     t_params, t_stats, t_n = wrn_params(16, 2, 10, gen, device)
@@ -107,15 +133,32 @@ def main():
     labels = torch.randint(0, 10, (args.batch,), generator=gen).to(device)
     opt = torch.optim.SGD(list(s_params.values()), lr=0.1, momentum=0.9, weight_decay=5e-4)
 
-    def step():
-        with torch.no_grad():
-            _, t_groups = wrn(t_params, t_stats, t_n, x, False)
+    def train(with_teacher):
+        if with_teacher:
+            with torch.no_grad():
+                _, t_groups = wrn(t_params, t_stats, t_n, x, False)
         y_s, s_groups = wrn(s_params, s_stats, s_n, x, True)
-        loss = F.cross_entropy(y_s, labels) + 1e3 * sum(at_loss(a, b) for a, b in zip(s_groups, t_groups))
+        loss = F.cross_entropy(y_s, labels)
+        if with_teacher:
+            loss = loss + 1e3 * sum(at_loss(a, b) for a, b in zip(s_groups, t_groups))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         return loss.item()
+
+    def teacher_forward():
+        with torch.no_grad():
+            logits, _ = wrn(t_params, t_stats, t_n, x, False)
+        return logits[0, 0].item()
+
+    return {"at": lambda: train(True), "student": lambda: train(False), "teacher": teacher_forward}
+
+
+def main_cuda(args):
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.benchmark = True
+    step = make_steps(args, torch.device("cuda"))["at"]
 
     t0 = time.perf_counter()
     first_loss = step()
@@ -139,6 +182,69 @@ def main():
         "device": f"torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}, "
                   f"{torch.cuda.get_device_name()}",
     }))
+
+
+def main_cpu(args):
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    steps = make_steps(args, torch.device("cpu"))
+    names = {"at": "AT step", "student": "student step", "teacher": "teacher forward"}
+    for workload in args.workloads.split(","):
+        step = steps[workload]
+        for _ in range(args.warmup):
+            step()
+        times = []
+        for _ in range(args.steps):
+            t0 = time.perf_counter()
+            step()
+            times.append((time.perf_counter() - t0) * 1000)
+        ms = statistics.median(times)
+        ips = 1000 * args.batch / ms
+        print(f"{names[workload]}, batch {args.batch}, [pytorch cpu]: {ips:.1f} images/s (median of {args.steps} "
+              f"steps {ms:.1f} ms, range {min(times):.1f}-{max(times):.1f} ms)")
+        print("RESULT " + json.dumps({
+            "impl": "pytorch-cpu", "workload": workload, "batch": args.batch, "steps": args.steps,
+            "ms_median": ms, "ms_min": min(times), "ms_max": max(times), "images_per_s": ips,
+            "device": f"torch {torch.__version__} on the CPU, {torch.get_num_threads()} threads, "
+                      f"oneDNN {'on' if torch.backends.mkldnn.is_available() else 'off'}, {blas_in_use()}",
+        }))
+
+
+def serve_cpu(args):
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    steps = make_steps(args, torch.device("cpu"))
+    for step in steps.values():
+        for _ in range(args.warmup):
+            step()
+    description = (f"torch {torch.__version__} on the CPU, {torch.get_num_threads()} threads, "
+                   f"oneDNN {'on' if torch.backends.mkldnn.is_available() else 'off'}, {blas_in_use()}")
+    print("READY " + json.dumps({"device": description}), flush=True)
+    for line in sys.stdin:
+        workload = line.strip()
+        if workload == "quit" or not workload:
+            break
+        t0 = time.perf_counter()
+        steps[workload]()
+        print(f"STEP {workload} {(time.perf_counter() - t0) * 1000:.3f}", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (torch.set_num_threads); 0 keeps torch's")
+    parser.add_argument("--workloads", default="at,student,teacher", help="CPU: comma-separated at, student, teacher")
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--serve", action="store_true", help="CPU: run one step per stdin line (see above)")
+    args = parser.parse_args()
+    if args.device == "cuda":
+        main_cuda(args)
+    elif args.serve:
+        serve_cpu(args)
+    else:
+        main_cpu(args)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import type { Backend } from "./backend.ts";
 import { CpuBackend } from "./cpu/mod.ts";
 
 /** Names of the backends this package ships. */
-export const BACKEND_NAMES = ["cpu", "webgpu", "cudnn"] as const;
+export const BACKEND_NAMES = ["cpu", "webgpu", "cudnn", "onednn"] as const;
 /** A backend this package ships. */
 export type BackendName = typeof BACKEND_NAMES[number];
 /** What `useBackend` accepts. */
@@ -42,6 +42,8 @@ export async function startBackend(name: BackendName, options: StartOptions = {}
       return await ((await import("./webgpu/mod.ts")) as Module).create(options);
     case "cudnn":
       return await ((await import("./cudnn_ffi/mod.ts")) as Module).create(options);
+    case "onednn":
+      return await ((await import("./onednn_ffi/mod.ts")) as Module).create(options);
     default:
       throw new RangeError(
         `unknown backend ${JSON.stringify(name)}: expected one of auto, ${BACKEND_NAMES.join(", ")}`,
@@ -57,9 +59,16 @@ export function parseBackendRequest(value: string, source: string): BackendReque
   );
 }
 
+/** Whether a started backend runs on a software WebGPU adapter (llvmpipe, lavapipe). */
+function onSoftwareAdapter(backend: Backend): boolean {
+  return (backend as { adapter?: { software?: boolean } }).adapter?.software === true;
+}
+
 /**
- * Starts the requested backend. `auto` tries cudnn, then webgpu, then cpu, and records why each faster
- * one was passed over; an explicit name either starts or throws.
+ * Starts the requested backend. `auto` tries cudnn, then webgpu on a hardware adapter, then onednn, then
+ * the cpu backend (or webgpu on a software adapter, where `auto`'s measurement says it beats the cpu
+ * backend), and records why each one before the chosen one was passed over; an explicit name either starts
+ * or throws.
  */
 export async function chooseBackend(request: BackendRequest): Promise<BackendChoice> {
   if (request !== "auto") {
@@ -67,14 +76,30 @@ export async function chooseBackend(request: BackendRequest): Promise<BackendCho
     return { backend, passedOver: [], report: `backend ${backend.name}: ${backend.description}` };
   }
   const passedOver: string[] = [];
-  for (const name of ["cudnn", "webgpu", "cpu"] as const) {
+  const chosen = (backend: Backend): BackendChoice => {
+    const why = passedOver.length ? ` (passed over: ${passedOver.join("; ")})` : "";
+    return { backend, passedOver, report: `backend ${backend.name} (auto): ${backend.description}${why}` };
+  };
+  const attempt = async (name: BackendName): Promise<Backend | undefined> => {
     try {
-      const backend = await startBackend(name, { auto: true });
-      const why = passedOver.length ? ` (passed over: ${passedOver.join("; ")})` : "";
-      return { backend, passedOver, report: `backend ${backend.name} (auto): ${backend.description}${why}` };
+      return await startBackend(name, { auto: true });
     } catch (e) {
       passedOver.push(`${name}: ${e instanceof Error ? e.message : String(e)}`);
+      return undefined;
     }
+  };
+  const cudnn = await attempt("cudnn");
+  if (cudnn) return chosen(cudnn);
+  const webgpu = await attempt("webgpu");
+  if (webgpu && !onSoftwareAdapter(webgpu)) return chosen(webgpu);
+  const onednn = await attempt("onednn");
+  if (onednn) {
+    if (webgpu) passedOver.push(`webgpu: ${webgpu.description} is a software adapter; onednn comes first on the CPU`);
+    return chosen(onednn);
   }
+  // A software adapter that auto took (a measurement says it beats the cpu backend here) comes before cpu.
+  if (webgpu) return chosen(webgpu);
+  const cpu = await attempt("cpu");
+  if (cpu) return chosen(cpu);
   throw new Error(`no backend could start: ${passedOver.join("; ")}`);
 }

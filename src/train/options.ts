@@ -111,7 +111,7 @@ export const FLAGS: FlagTable<CifarOptions> = {
   save: { kind: "string", default: "", help: "folder for log.txt and checkpoints (default: logs/<generated>)" },
   ngpu: { kind: "int", default: 1, help: "GPUs; only 1 is supported" },
   gpu_id: { kind: "string", default: "0", help: "GPU to use; only 0 is supported" },
-  backend: { kind: "string", default: "auto", help: "auto, cpu, webgpu or cudnn (or set AT_BACKEND)" },
+  backend: { kind: "string", default: "auto", help: "auto, cpu, onednn, webgpu or cudnn (or set AT_BACKEND)" },
   seed: { kind: "int", default: 0, help: "seed of initialisation, shuffling and augmentation" },
   download: { kind: "bool", default: false, help: "fetch the CIFAR archive into --dataroot if it is missing" },
   train_images: { kind: "int", default: 0, help: "train on the first N training images only (0: all)" },

@@ -13,7 +13,7 @@ import type { Network } from "../nn/network.ts";
 import { getBackend, useBackend } from "../tensor/device.ts";
 import { cifarNetwork, cifarNetworkTag } from "./cifar_network.ts";
 import { trainEpochs } from "./epochs.ts";
-import { type CifarOptions, FLAGS, type ParsedArgs, parseEpochStep, validateOptions } from "./options.ts";
+import { type CifarOptions, FLAGS, type ParsedArgs, validateOptions } from "./options.ts";
 import { epochsLeft, loadResumePoint, type Resumed, resumeOptions } from "./resume.ts";
 import { checkTrainingFits } from "./memory.ts";
 import { openRunFolder } from "./run_folder.ts";
@@ -88,7 +88,6 @@ export async function runCifar(args: ParsedArgs, env: RunEnvironment = {}): Prom
   const resumed = args.options.resume ? await resumeOptions(FLAGS, args, RESUMABLE) : undefined;
   const o: CifarOptions = resumed?.options ?? { ...args.options };
   for (const w of validateOptions(o)) print(`note: ${w}`);
-  const epochStep = parseEpochStep(o.epoch_step);
   if (resumed && !epochsLeft(resumed, o.epochs, print)) {
     return nothingToDo(resumed, cifarNetworkTag(o), started);
   }
@@ -147,11 +146,7 @@ export async function runCifar(args: ParsedArgs, env: RunEnvironment = {}): Prom
     const last = await trainEpochs({
       save: o.save,
       startEpoch,
-      epochs: o.epochs,
-      lr: o.lr,
-      epochStep,
-      decayRatio: o.lr_decay_ratio,
-      weightDecay: o.weight_decay,
+      schedule: o,
       objective,
       train: loaders.train,
       test: loaders.test,

@@ -11,6 +11,7 @@ import { stepLr } from "../nn/schedule.ts";
 import { sgdInit } from "../nn/sgd.ts";
 import { type CheckpointInfo, saveCheckpoint } from "./checkpoint.ts";
 import { describeNonFinite, DivergedError, nonFiniteTensors } from "./guard.ts";
+import { parseEpochStep, type TrainingFlags } from "./flags.ts";
 import { appendJsonStats } from "./log.ts";
 import { type PhaseMeters, runPhase } from "./phase.ts";
 import { evalStep, type Objective, trainStep } from "./step.ts";
@@ -38,14 +39,13 @@ export interface PassResult {
 export interface EpochLoop {
   /** The run folder (already open and locked). */
   readonly save: string;
-  /** Epochs done before (0, or the resumed checkpoint's) and the epoch to end after. */
+  /** Epochs done before (0, or the resumed checkpoint's). */
   readonly startEpoch: number;
-  readonly epochs: number;
-  /** The reference schedule: initial rate, 1-based epochs that multiply it by `decayRatio`. */
-  readonly lr: number;
-  readonly epochStep: readonly number[];
-  readonly decayRatio: number;
-  readonly weightDecay: number;
+  /**
+   * The run's flags that set the schedule: `epochs`, and the reference's step schedule (`lr` multiplied by
+   * `lr_decay_ratio` at each 1-based epoch of `epoch_step`), with `weight_decay`.
+   */
+  readonly schedule: Pick<TrainingFlags, "epochs" | "lr" | "epoch_step" | "lr_decay_ratio" | "weight_decay">;
   /** The objective, or the objective of each epoch (from 1) where a weight follows a schedule (`--beta_decay`). */
   readonly objective: Objective | ((epoch: number) => Objective);
   readonly train: EpochSource;
@@ -82,11 +82,13 @@ export async function trainEpochs(loop: EpochLoop, state: TrainState): Promise<R
     topk: loop.topk,
   });
   let last: Record<string, unknown> | undefined;
-  for (let epoch = loop.startEpoch; epoch < loop.epochs; epoch++) {
+  const { epochs, lr: initialLr, lr_decay_ratio: decayRatio, weight_decay: weightDecay } = loop.schedule;
+  const epochStep = parseEpochStep(loop.schedule.epoch_step);
+  for (let epoch = loop.startEpoch; epoch < epochs; epoch++) {
     const number = epoch + 1;
     const objective = typeof loop.objective === "function" ? loop.objective(number) : loop.objective;
-    const lr = stepLr(loop.lr, number, { epochStep: loop.epochStep, decayRatio: loop.decayRatio });
-    if (loop.epochStep.includes(number)) {
+    const lr = stepLr(initialLr, number, { epochStep, decayRatio });
+    if (epochStep.includes(number)) {
       // The reference builds a new optimizer at each decay: the momentum buffers start again from zero.
       for (const t of Object.values(state.momentum)) t.dispose();
       state.momentum = sgdInit(state.params);
@@ -98,9 +100,9 @@ export async function trainEpochs(loop: EpochLoop, state: TrainState): Promise<R
     };
     const train = await runPhase(
       loop.train.epoch(epoch),
-      pass(loop.train.numBatches, `epoch ${number}/${loop.epochs}`),
+      pass(loop.train.numBatches, `epoch ${number}/${epochs}`),
       (x, labels) => {
-        const sgd = { lr, weightDecay: loop.weightDecay };
+        const sgd = { lr, weightDecay };
         const out = trainStep(objective, state.params, state.stats, state.momentum, x, labels, sgd);
         for (const t of Object.values(state.stats)) t.dispose();
         state.stats = Object.fromEntries(Object.entries(out.stats).map(([k, t]) => [k, t.keep()]));
@@ -113,12 +115,12 @@ export async function trainEpochs(loop: EpochLoop, state: TrainState): Promise<R
     const bad = await nonFiniteTensors(saved);
     if (bad.length) {
       diverged(
-        new DivergedError(`after epoch ${number}/${loop.epochs}, ${describeNonFinite(bad, Object.keys(saved).length)}`),
+        new DivergedError(`after epoch ${number}/${epochs}, ${describeNonFinite(bad, Object.keys(saved).length)}`),
       );
     }
     const test = await runPhase(
       loop.test.epoch(0),
-      pass(loop.test.numBatches, `test ${number}/${loop.epochs}`),
+      pass(loop.test.numBatches, `test ${number}/${epochs}`),
       (x, labels) => evalStep(objective, state.params, state.stats, x, labels),
     ).catch(diverged);
     const record = loop.record(number, lr, train, test);

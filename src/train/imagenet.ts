@@ -15,7 +15,6 @@ import { resnet } from "../nn/resnet.ts";
 import { sgdInit } from "../nn/sgd.ts";
 import { getBackend, useBackend } from "../tensor/device.ts";
 import { trainEpochs } from "./epochs.ts";
-import { parseEpochStep } from "./flags.ts";
 import {
   IMAGENET_FLAGS,
   type ImagenetArgs,
@@ -166,7 +165,6 @@ export async function runImagenet(args: ImagenetArgs, env: RunEnvironment = {}):
   const resumed = args.options.resume ? await resumeOptions(IMAGENET_FLAGS, args, RESUMABLE) : undefined;
   const o: ImagenetOptions = resumed?.options ?? { ...args.options };
   validateImagenetOptions(o);
-  const epochStep = parseEpochStep(o.epoch_step);
   if (resumed && !epochsLeft(resumed, o.epochs, print)) return nothingToDo(resumed, `ResNet-${o.depth}`, started);
   if (!o.save) o.save = `logs/imagenet-resnet-${o.depth}-${o.width}-${timestamp()}`;
   o.save = o.save.replace(/\/+$/, "");
@@ -192,11 +190,7 @@ export async function runImagenet(args: ImagenetArgs, env: RunEnvironment = {}):
     const last = await trainEpochs({
       save: o.save,
       startEpoch,
-      epochs: o.epochs,
-      lr: o.lr,
-      epochStep,
-      decayRatio: o.lr_decay_ratio,
-      weightDecay: o.weight_decay,
+      schedule: o,
       objective,
       train: loaderFor(train, o, true),
       test: loaderFor(val, o, false),

@@ -17,8 +17,6 @@ import {
   validateTrainingFlags,
 } from "./flags.ts";
 
-export { parseEpochStep } from "./flags.ts";
-
 /** The networks the CIFAR recipe trains. */
 export const CIFAR_MODELS = ["wrn", "nin"] as const;
 /** One of {@linkcode CIFAR_MODELS}. */

@@ -1,7 +1,8 @@
 /**
- * The CPU peer in the benches: PyTorch on the CPU running the same three workloads as `_at_step.ts`
+ * The CPU peer in the benches: PyTorch on the CPU running the same workloads as `_at_step.ts`
  * (`tools/at_step_torch.py --device cpu --serve`: the attention-transfer reference code's functional WRN-16-1
- * and WRN-16-2, `torch.set_num_threads` = the threads our backends use). The script stays alive and runs one
+ * and WRN-16-2, and its ResNet-18 student with a ResNet-34 teacher at 224×224, `torch.set_num_threads` = the
+ * threads our backends use). The script stays alive and runs one
  * step per request, timed in Python, so the bench times PyTorch's steps in the same run as its own, and as many
  * of them as it likes: PyTorch's CPU step time varies by about ±30% from step to step, so compare medians.
  *
@@ -12,13 +13,15 @@
  * @module
  */
 
-/** The three workloads, by the bench's names. */
-export type TorchWorkload = "atStep" | "studentStep" | "teacherForward";
+/** The workloads, by the bench's names. */
+export type TorchWorkload = "atStep" | "studentStep" | "teacherForward" | "resnetAtStep";
 
-const SCRIPT_NAMES: Readonly<Record<TorchWorkload, string>> = {
+/** The script's name of each workload (its `--workloads` and the lines it reads). */
+export const TORCH_WORKLOAD_NAMES: Readonly<Record<TorchWorkload, string>> = {
   atStep: "at",
   studentStep: "student",
   teacherForward: "teacher",
+  resnetAtStep: "resnet",
 };
 
 function envGet(name: string): string | undefined {
@@ -59,14 +62,28 @@ export class TorchPeer {
     this.description = description;
   }
 
-  /** Starts the script with `python` on `threads` threads at `batch`, and waits until it has warmed up. */
-  static async start(python: string, options: { batch: number; threads: number; warmup: number }): Promise<TorchPeer> {
+  /**
+   * Starts the script with `python` on `threads` threads, the WRN workloads at `batch` and the ResNet one at
+   * `resnetBatch`, and waits until it has warmed up `workloads` (all four when not given).
+   */
+  static async start(
+    python: string,
+    options: {
+      batch: number;
+      resnetBatch?: number;
+      threads: number;
+      warmup: number;
+      workloads?: readonly TorchWorkload[];
+    },
+  ): Promise<TorchPeer> {
     const script = new URL("../tools/at_step_torch.py", import.meta.url).pathname;
+    const workloads = options.workloads ?? (Object.keys(TORCH_WORKLOAD_NAMES) as TorchWorkload[]);
     const child = new Deno.Command(python, {
       args: [
         script,
         ...["--device", "cpu", "--serve", "--threads", String(options.threads)],
-        ...["--batch", String(options.batch), "--warmup", String(options.warmup)],
+        ...["--batch", String(options.batch), "--resnet-batch", String(options.resnetBatch ?? 32)],
+        ...["--warmup", String(options.warmup), "--workloads", workloads.map((w) => TORCH_WORKLOAD_NAMES[w]).join(",")],
       ],
       env: { OMP_NUM_THREADS: String(options.threads) },
       stdin: "piped",
@@ -85,7 +102,7 @@ export class TorchPeer {
 
   /** Runs one step of `workload`; resolves to its time in milliseconds, as Python measured it. */
   async step(workload: TorchWorkload): Promise<number> {
-    const name = SCRIPT_NAMES[workload];
+    const name = TORCH_WORKLOAD_NAMES[workload];
     await this.#writer.write(new TextEncoder().encode(`${name}\n`));
     const line = await this.#lines.next();
     const m = line.done ? null : /^STEP (\w+) ([\d.]+)$/.exec(line.value);

@@ -1,7 +1,10 @@
 /**
- * The ImageFolder path on photo-sized images: the transforms alone (one image per iteration, so `iter/s` is
- * images/s), then whole training epochs of the loader over 256 JPEGs with 0, 1 and 2 workers (divide 256 by the
- * time per iteration for images/s).
+ * The ImageFolder path on photo-sized images, stage by stage: reading and decoding (sharp, one image per
+ * iteration), the transforms alone (one image per iteration, so `iter/s` is images/s), the training batch as the
+ * loader builds it from decoded images (RandomResizedCrop 224, flip, normalisation into NCHW float32; 32 images
+ * per iteration), then whole training epochs of the loader over 256 JPEGs with 0, 1 and 2 workers (divide 256 by
+ * the time per iteration for images/s). With `bench/steps_bench.ts`'s ResNet AT step (`AT_BENCH_WORKLOADS=resnet`)
+ * these say where the time of an ImageNet step goes.
  *
  *   deno bench -A bench/imagefolder_bench.ts
  *   deno run -A bench/imagefolder_bench.ts      # a table: images/s of wall time and per CPU-second
@@ -17,7 +20,9 @@ import { Rng } from "../src/rng.ts";
 import { openImageFolder } from "../src/data/image_folder.ts";
 import { ImageFolderLoader } from "../src/data/image_folder_loader.ts";
 import { evalTransform, trainTransform } from "../src/data/image_transforms.ts";
+import { IMAGENET_NORMALIZATION } from "../src/data/normalization.ts";
 import { readImage } from "../src/data/_decode.ts";
+import { prepareImageBatch } from "../src/data/_image_batch.ts";
 
 const photos = await photoFolder();
 const jpegs = [...Deno.readDirSync(photos)].map((e) => e.name).filter((n) => n.endsWith(".jpg")).sort();
@@ -33,7 +38,14 @@ for (let k = 0; k < IMAGES; k++) {
   await Deno.link(join(photos, jpegs[k % jpegs.length]), join(dir, `${k}.jpg`));
 }
 const folder = await openImageFolder(root, { split: "train" });
-const loader = (workers: number) => new ImageFolderLoader(folder, { batchSize: 32, train: true, workers });
+const BATCH = 32;
+const loader = (workers: number) => new ImageFolderLoader(folder, { batchSize: BATCH, train: true, workers });
+
+/** The loader's training batch `index` from the decoded images: crops, flips and normalisation, no decoding. */
+const spec = { imageSize: 224, train: true, normalization: IMAGENET_NORMALIZATION, seed: 1 };
+const files = Int32Array.from({ length: BATCH }, (_, k) => k);
+const batchOfDecoded = (index: number) =>
+  prepareImageBatch(spec, 0, index, files, files, (f) => Promise.resolve(images[f % images.length]));
 
 /**
  * `deno run -A bench/imagefolder_bench.ts`: a table of images/s (wall) and images per CPU-second of the process
@@ -54,6 +66,12 @@ async function measure(): Promise<void> {
   console.log("| what | images/s (wall) | images per CPU-second |");
   console.log("| --- | ---: | ---: |");
   const rng = new Rng(1);
+  await row("read + decode (sharp, one thread)", 4 * jpegs.length, async () => {
+    for (let r = 0; r < 4; r++) for (const n of jpegs) await readImage(join(photos, n));
+  });
+  await row(`training batch from decoded images (crop + flip + normalise), ${BATCH} a batch`, 8 * BATCH, async () => {
+    for (let i = 0; i < 8; i++) await batchOfDecoded(i);
+  });
   await row("trainTransform 224 (decoded image in)", 4 * images.length, () => {
     for (let r = 0; r < 4; r++) for (const image of images) trainTransform(image, 224, rng);
   });
@@ -73,6 +91,16 @@ if (import.meta.main) {
 } else {
   let i = 0;
   const rng = new Rng(1);
+  Deno.bench("read + decode (sharp, one thread)", { group: "decode" }, async () => {
+    await readImage(join(photos, jpegs[i++ % jpegs.length]));
+  });
+  Deno.bench(
+    `training batch of ${BATCH} from decoded images (RandomResizedCrop + flip + normalise)`,
+    { group: "batch" },
+    async () => {
+      await batchOfDecoded(i++);
+    },
+  );
   Deno.bench("trainTransform 224 (RandomResizedCrop + flip)", { group: "transform" }, () => {
     trainTransform(images[i++ % images.length], 224, rng);
   });

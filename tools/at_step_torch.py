@@ -1,4 +1,5 @@
-"""PyTorch eager peer of the benches: the same WRN-16-1 <- WRN-16-2 workloads as bench/_at_step.ts.
+"""PyTorch eager peer of the benches: the same WRN-16-1 <- WRN-16-2 workloads as bench/_at_step.ts, and its
+ResNet-18 <- ResNet-34 ImageNet step.
 
 The AT step: teacher forward in evaluation mode without gradients, student forward in training mode,
 cross-entropy (the reference distillation() with alpha 0) + 1e3 * sum of at_loss over the three groups,
@@ -7,13 +8,20 @@ does. The student step: the same without the teacher and the AT terms. The teach
 without gradients, one logit read back. The networks are the attention-transfer reference code's functional
 WRN.
 
+The ResNet AT step (workload `resnet`, batch --resnet-batch, 224x224): the reference imagenet.py's student,
+ResNet-18 with batch norm (its define_student, written here with the block counts [2, 2, 2, 2]), learning from a
+ResNet-34 teacher ([3, 4, 6, 3]) in evaluation mode without gradients, with torchvision's blocks (the projection
+shortcut has a batch norm), random weights; cross-entropy + 1e3 * sum of at_loss over the four groups, backward,
+SGD (lr 0.1, momentum 0.9, weight decay 1e-4, the ImageNet recipe's), the loss read back.
+
 On a GPU (--device cuda, the default, for bench/at_step_gpu.ts and tools/gpu_check.sh): TF32 off (matmul and
 cuDNN), cudnn.benchmark on, the AT step only, the mean over --steps; one `RESULT {json}` line.
 
-On the CPU (--device cpu): torch.set_num_threads(--threads), the three workloads (--workloads), each step timed
+On the CPU (--device cpu): torch.set_num_threads(--threads), the workloads (--workloads), each step timed
 alone and the median reported, since PyTorch's CPU step time varies by +-30% from step to step; one
-`RESULT {json}` line per workload. With --serve (bench/steps_bench.ts), it warms up, prints `READY {json}`, then
-runs one step of the workload each stdin line names (at, student, teacher) and prints `STEP <workload> <ms>`,
+`RESULT {json}` line per workload. With --serve (bench/steps_bench.ts), it warms up --workloads, prints
+`READY {json}`, then runs one step of the workload each stdin line names (at, student, teacher, resnet) and prints
+`STEP <workload> <ms>`,
 so the bench can time PyTorch's steps between its own in one run. PyTorch's CPU convolutions are oneDNN (the
 libdnnl.so.2 of Debian's python3-torch); its matrix products and some backward kernels use the system BLAS.
 Debian's default libblas.so.3 is the slow reference BLAS, which roughly halves PyTorch's AT step: give the
@@ -22,6 +30,7 @@ to OpenBLAS). The BLAS in use is reported in the RESULT's "device".
 
     /opt/torch/.venv/bin/python tools/at_step_torch.py --batch 128 --warmup 5 --steps 30
     python3 tools/at_step_torch.py --device cpu --threads 2 --batch 128 --steps 20
+    python3 tools/at_step_torch.py --device cpu --threads 2 --workloads resnet --resnet-batch 32 --warmup 1 --steps 5
 """
 
 import argparse
@@ -105,6 +114,102 @@ def at_loss(x, y):
     return (at(x) - at(y)).pow(2).mean()
 
 
+def resnet_params(blocks, shortcut_bn, num_classes, gen):
+    """A ResNet's parameters: the reference student's names; `shortcut_bn` adds torchvision's downsample batch norm."""
+    params, stats = {}, {}
+
+    def conv(name, no, ni, k):
+        params[name] = torch.randn(no, ni, k, k, generator=gen) * math.sqrt(2.0 / (ni * k * k))
+
+    def bn(base, c):
+        params[f"{base}.weight"] = torch.rand(c, generator=gen)
+        params[f"{base}.bias"] = torch.zeros(c)
+        stats[f"{base}.running_mean"] = torch.zeros(c)
+        stats[f"{base}.running_var"] = torch.ones(c)
+
+    conv("conv0", 64, 3, 7)
+    bn("bn0", 64)
+    ni = 64
+    for g, count in enumerate(blocks):
+        no = 64 << g
+        for b in range(count):
+            base = f"group{g}.block{b}"
+            in_c = ni if b == 0 else no
+            conv(f"{base}.conv0", no, in_c, 3)
+            conv(f"{base}.conv1", no, no, 3)
+            bn(f"{base}.bn0", no)
+            bn(f"{base}.bn1", no)
+            if b == 0 and g > 0:
+                conv(f"{base}.convdim", no, in_c, 1)
+                if shortcut_bn:
+                    bn(f"{base}.bndim", no)
+        ni = no
+    params["fc.weight"] = torch.randn(num_classes, ni, generator=gen) * math.sqrt(2.0 / ni)
+    params["fc.bias"] = torch.zeros(num_classes)
+    return params, stats
+
+
+def resnet(params, stats, blocks, x, train):
+    """The reference imagenet.py's define_student forward, with a batch norm after convdim where params have one."""
+    def bn(v, base):
+        return F.batch_norm(v, stats[f"{base}.running_mean"], stats[f"{base}.running_var"],
+                            params[f"{base}.weight"], params[f"{base}.bias"], training=train)
+
+    def block(x, base, stride):
+        y = F.conv2d(x, params[f"{base}.conv0"], stride=stride, padding=1)
+        o1 = F.relu(bn(y, f"{base}.bn0"), inplace=True)
+        z = F.conv2d(o1, params[f"{base}.conv1"], stride=1, padding=1)
+        o2 = bn(z, f"{base}.bn1")
+        dim = params.get(f"{base}.convdim")
+        if dim is None:
+            return F.relu(o2 + x, inplace=True)
+        shortcut = F.conv2d(x, dim, stride=stride)
+        if f"{base}.bndim.weight" in params:
+            shortcut = bn(shortcut, f"{base}.bndim")
+        return F.relu(o2 + shortcut, inplace=True)
+
+    def group(o, g, stride):
+        for b in range(blocks[g]):
+            o = block(o, f"group{g}.block{b}", stride if b == 0 else 1)
+        return o
+
+    o = F.conv2d(x, params["conv0"], stride=2, padding=3)
+    o = F.relu(bn(o, "bn0"), inplace=True)
+    o = F.max_pool2d(o, 3, 2, 1)
+    g0 = group(o, 0, 1)
+    g1 = group(g0, 1, 2)
+    g2 = group(g1, 2, 2)
+    g3 = group(g2, 3, 2)
+    o = F.avg_pool2d(g3, g3.shape[2], 1, 0).view(g3.size(0), -1)
+    return F.linear(o, params["fc.weight"], params["fc.bias"]), (g0, g1, g2, g3)
+
+
+def make_resnet_step(args, device):
+    """The ResNet-18 <- ResNet-34 AT step at --resnet-batch, 224x224 (see the module documentation)."""
+    gen = torch.Generator().manual_seed(3)
+    s_blocks, t_blocks = [2, 2, 2, 2], [3, 4, 6, 3]
+    s_params, s_stats = resnet_params(s_blocks, False, 1000, gen)
+    t_params, t_stats = resnet_params(t_blocks, True, 1000, gen)
+    to = lambda d, grad: {k: v.detach().to(device).requires_grad_(grad) for k, v in d.items()}
+    s_params, s_stats = to(s_params, True), to(s_stats, False)
+    t_params, t_stats = to(t_params, False), to(t_stats, False)
+    x = torch.randn(args.resnet_batch, 3, 224, 224, generator=gen).to(device)
+    labels = torch.randint(0, 1000, (args.resnet_batch,), generator=gen).to(device)
+    opt = torch.optim.SGD(list(s_params.values()), lr=0.1, momentum=0.9, weight_decay=1e-4)
+
+    def step():
+        with torch.no_grad():
+            _, t_groups = resnet(t_params, t_stats, t_blocks, x, False)
+        y_s, s_groups = resnet(s_params, s_stats, s_blocks, x, True)
+        loss = F.cross_entropy(y_s, labels) + 1e3 * sum(at_loss(a, b) for a, b in zip(s_groups, t_groups))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return step
+
+
 def blas_in_use():
     """The BLAS library this process mapped (reference, OpenBLAS, MKL, ...), by its file name."""
     try:
@@ -151,7 +256,10 @@ def make_steps(args, device):
             logits, _ = wrn(t_params, t_stats, t_n, x, False)
         return logits[0, 0].item()
 
-    return {"at": lambda: train(True), "student": lambda: train(False), "teacher": teacher_forward}
+    steps = {"at": lambda: train(True), "student": lambda: train(False), "teacher": teacher_forward}
+    if "resnet" in args.workloads.split(","):
+        steps["resnet"] = make_resnet_step(args, device)
+    return steps
 
 
 def main_cuda(args):
@@ -188,9 +296,11 @@ def main_cpu(args):
     if args.threads:
         torch.set_num_threads(args.threads)
     steps = make_steps(args, torch.device("cpu"))
-    names = {"at": "AT step", "student": "student step", "teacher": "teacher forward"}
+    names = {"at": "AT step", "student": "student step", "teacher": "teacher forward",
+             "resnet": "ResNet-18 <- ResNet-34 AT step, 224x224"}
     for workload in args.workloads.split(","):
         step = steps[workload]
+        batch = args.resnet_batch if workload == "resnet" else args.batch
         for _ in range(args.warmup):
             step()
         times = []
@@ -199,11 +309,11 @@ def main_cpu(args):
             step()
             times.append((time.perf_counter() - t0) * 1000)
         ms = statistics.median(times)
-        ips = 1000 * args.batch / ms
-        print(f"{names[workload]}, batch {args.batch}, [pytorch cpu]: {ips:.1f} images/s (median of {args.steps} "
+        ips = 1000 * batch / ms
+        print(f"{names[workload]}, batch {batch}, [pytorch cpu]: {ips:.1f} images/s (median of {args.steps} "
               f"steps {ms:.1f} ms, range {min(times):.1f}-{max(times):.1f} ms)")
         print("RESULT " + json.dumps({
-            "impl": "pytorch-cpu", "workload": workload, "batch": args.batch, "steps": args.steps,
+            "impl": "pytorch-cpu", "workload": workload, "batch": batch, "steps": args.steps,
             "ms_median": ms, "ms_min": min(times), "ms_max": max(times), "images_per_s": ips,
             "device": f"torch {torch.__version__} on the CPU, {torch.get_num_threads()} threads, "
                       f"oneDNN {'on' if torch.backends.mkldnn.is_available() else 'off'}, {blas_in_use()}",
@@ -214,9 +324,9 @@ def serve_cpu(args):
     if args.threads:
         torch.set_num_threads(args.threads)
     steps = make_steps(args, torch.device("cpu"))
-    for step in steps.values():
+    for workload in args.workloads.split(","):
         for _ in range(args.warmup):
-            step()
+            steps[workload]()
     description = (f"torch {torch.__version__} on the CPU, {torch.get_num_threads()} threads, "
                    f"oneDNN {'on' if torch.backends.mkldnn.is_available() else 'off'}, {blas_in_use()}")
     print("READY " + json.dumps({"device": description}), flush=True)
@@ -233,8 +343,10 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (torch.set_num_threads); 0 keeps torch's")
-    parser.add_argument("--workloads", default="at,student,teacher", help="CPU: comma-separated at, student, teacher")
+    parser.add_argument("--workloads", default="at,student,teacher",
+                        help="CPU: comma-separated at, student, teacher, resnet")
     parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--resnet-batch", type=int, default=32, help="batch of the resnet workload")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--serve", action="store_true", help="CPU: run one step per stdin line (see above)")

@@ -349,6 +349,19 @@ function gather(
     ? new Int32Array(count)
     : new Float32Array(count);
   if (count === 0) return out;
+  // The elements this view reaches must lie inside the storage's bytes, whatever the header claimed.
+  const itemSize = { F32: 4, F64: 8, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 }[dtype];
+  let first = t.offset, last = t.offset;
+  t.shape.forEach((d, k) => {
+    const reach = (d - 1) * t.strides[k];
+    if (reach < 0) first += reach;
+    else last += reach;
+  });
+  if (first < 0 || (last + 1) * itemSize > bytes.byteLength) {
+    fail(
+      `tensor ${name}: its view reaches elements ${first} to ${last}, beyond its storage of ${bytes.byteLength} bytes`,
+    );
+  }
   const rank = t.shape.length;
   const index = new Array<number>(rank).fill(0);
   let at = t.offset;

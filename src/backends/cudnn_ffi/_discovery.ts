@@ -18,6 +18,19 @@
  *
  * @module
  */
+import {
+  envGet,
+  isDir,
+  isFile,
+  join,
+  ldconfigDirs,
+  listDir,
+  parent,
+  parseLdconfig as parseLdconfigOf,
+  splitPath,
+} from "../_library_search.ts";
+
+export { canRead, envGet } from "../_library_search.ts";
 
 /** The environment variable with extra folders (colon-separated) to search first. */
 export const LIB_DIR_ENV = "AT_CUDA_LIB_DIR";
@@ -135,45 +148,6 @@ export const NVRTC_FAMILY: LibraryFamily = {
 /** The driver library's soname. */
 export const DRIVER_SONAME = "libcuda.so.1";
 
-function splitPath(value: string | undefined): string[] {
-  return (value ?? "").split(":").map((d) => d.trim()).filter((d) => d.length > 0);
-}
-
-/** The entries of a folder, or none when it is missing or unreadable. */
-export function listDir(dir: string): string[] {
-  try {
-    return [...Deno.readDirSync(dir)].map((e) => e.name);
-  } catch {
-    return [];
-  }
-}
-
-function isDir(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
-function isFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-}
-
-function join(dir: string, name: string): string {
-  return dir.endsWith("/") ? dir + name : `${dir}/${name}`;
-}
-
-function parent(dir: string): string {
-  const trimmed = dir.replace(/\/+$/, "");
-  const i = trimmed.lastIndexOf("/");
-  return i <= 0 ? "/" : trimmed.slice(0, i);
-}
-
 /** The `site-packages` / `dist-packages` folders of a Python installation prefix. */
 export function sitePackages(prefix: string): string[] {
   const out: string[] = [];
@@ -258,39 +232,6 @@ export function driverCandidates(input: DiscoveryInput): string[] {
   return [...new Set(out)];
 }
 
-/** Folders of CUDA-related libraries in `ldconfig -p` output. */
-export function parseLdconfig(output: string): string[] {
-  const dirs: string[] = [];
-  for (const line of output.split("\n")) {
-    const m = /^\s*lib(?:cuda|cudnn|cublas|nvrtc)\S*\s.*=>\s*(\S+)\s*$/.exec(line);
-    if (m) dirs.push(parent(m[1]));
-  }
-  return [...new Set(dirs)];
-}
-
-/** An environment variable where this process may read it, else undefined (never a permission prompt). */
-export function envGet(name: string): string | undefined {
-  try {
-    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") return undefined;
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
-}
-
-function ldconfigDirs(): string[] {
-  for (const command of ["ldconfig", "/sbin/ldconfig", "/usr/sbin/ldconfig"]) {
-    try {
-      if (Deno.permissions.querySync({ name: "run", command }).state !== "granted") continue;
-      const out = new Deno.Command(command, { args: ["-p"], stdout: "piped", stderr: "null" }).outputSync();
-      if (out.success) return parseLdconfig(new TextDecoder().decode(out.stdout));
-    } catch {
-      // Not installed under this name, or not allowed: try the next.
-    }
-  }
-  return [];
-}
-
 /** The discovery input of this process: its environment variables (where readable) and `ldconfig -p`. */
 export function readDiscoveryInput(): DiscoveryInput {
   return {
@@ -300,15 +241,14 @@ export function readDiscoveryInput(): DiscoveryInput {
     virtualEnv: envGet("VIRTUAL_ENV"),
     condaPrefix: envGet("CONDA_PREFIX"),
     home: envGet("HOME"),
-    ldconfigDirs: ldconfigDirs(),
+    ldconfigDirs: ldconfigDirs(LIBRARIES),
   };
 }
 
-/** Whether this process may read the file system (discovery sees nothing without it). */
-export function canRead(): boolean {
-  try {
-    return Deno.permissions.querySync({ name: "read" }).state === "granted";
-  } catch {
-    return false;
-  }
+/** The libraries whose `ldconfig -p` entries this backend searches. */
+const LIBRARIES = /^lib(?:cuda|cudnn|cublas|nvrtc)/;
+
+/** Folders of CUDA-related libraries in `ldconfig -p` output. */
+export function parseLdconfig(output: string): string[] {
+  return parseLdconfigOf(output, LIBRARIES);
 }

@@ -14,6 +14,17 @@
  *
  * @module
  */
+import {
+  envGet,
+  isDir,
+  join,
+  ldconfigDirs,
+  listDir,
+  parseLdconfig as parseLdconfigOf,
+  splitPath,
+} from "../_library_search.ts";
+
+export { canRead, envGet } from "../_library_search.ts";
 
 /** The environment variable with extra folders (colon-separated) to search first. */
 export const LIB_DIR_ENV = "AT_DNNL_LIB_DIR";
@@ -69,37 +80,6 @@ export interface Found {
   readonly searched: readonly SearchDir[];
 }
 
-function splitPath(value: string | undefined): string[] {
-  return (value ?? "").split(":").map((d) => d.trim()).filter((d) => d.length > 0);
-}
-
-function join(dir: string, name: string): string {
-  return dir.endsWith("/") ? dir + name : `${dir}/${name}`;
-}
-
-function parent(path: string): string {
-  const trimmed = path.replace(/\/+$/, "");
-  const i = trimmed.lastIndexOf("/");
-  return i <= 0 ? "/" : trimmed.slice(0, i);
-}
-
-function isDir(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
-/** The entries of a folder, or none when it is missing or unreadable. */
-export function listDir(dir: string): string[] {
-  try {
-    return [...Deno.readDirSync(dir)].map((e) => e.name);
-  } catch {
-    return [];
-  }
-}
-
 /** Every folder to search, in order, without duplicates or missing folders. */
 export function searchDirs(input: DiscoveryInput): SearchDir[] {
   const all: SearchDir[] = [];
@@ -131,54 +111,20 @@ export function findDnnl(input: DiscoveryInput): Found {
   return { otherVersions, searched };
 }
 
-/** Folders of libdnnl in `ldconfig -p` output. */
-export function parseLdconfig(output: string): string[] {
-  const dirs: string[] = [];
-  for (const line of output.split("\n")) {
-    const m = /^\s*libdnnl\S*\s.*=>\s*(\S+)\s*$/.exec(line);
-    if (m) dirs.push(parent(m[1]));
-  }
-  return [...new Set(dirs)];
-}
-
-/** An environment variable where this process may read it, else undefined (never a permission prompt). */
-export function envGet(name: string): string | undefined {
-  try {
-    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") return undefined;
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
-}
-
-function ldconfigDirs(): string[] {
-  for (const command of ["ldconfig", "/sbin/ldconfig", "/usr/sbin/ldconfig"]) {
-    try {
-      if (Deno.permissions.querySync({ name: "run", command }).state !== "granted") continue;
-      const out = new Deno.Command(command, { args: ["-p"], stdout: "piped", stderr: "null" }).outputSync();
-      if (out.success) return parseLdconfig(new TextDecoder().decode(out.stdout));
-    } catch {
-      // Not installed under this name, or not allowed: try the next.
-    }
-  }
-  return [];
-}
-
 /** The discovery input of this process: its environment variables (where readable) and `ldconfig -p`. */
 export function readDiscoveryInput(): DiscoveryInput {
   return {
     libDirs: envGet(LIB_DIR_ENV),
     ldLibraryPath: envGet("LD_LIBRARY_PATH"),
     condaPrefix: envGet("CONDA_PREFIX"),
-    ldconfigDirs: ldconfigDirs(),
+    ldconfigDirs: ldconfigDirs(LIBRARIES),
   };
 }
 
-/** Whether this process may read the file system (discovery sees nothing without it). */
-export function canRead(): boolean {
-  try {
-    return Deno.permissions.querySync({ name: "read" }).state === "granted";
-  } catch {
-    return false;
-  }
+/** The libraries whose `ldconfig -p` entries this backend searches. */
+const LIBRARIES = /^libdnnl/;
+
+/** Folders of libdnnl in `ldconfig -p` output. */
+export function parseLdconfig(output: string): string[] {
+  return parseLdconfigOf(output, LIBRARIES);
 }

@@ -199,14 +199,13 @@ export class Convolutions {
     const [la, lb, lout] = plan.layouts;
     const sa = this.#layouts.storageIn(a, la);
     const sb = this.#layouts.storageIn(b, lb);
-    const out = this.#layouts.alloc(size, lout, plan.primitive.context);
-    try {
-      plan.primitive.run([addressOf(sa), addressOf(sb), addressOf(out)]);
-    } catch (e) {
-      out.release();
-      throw e;
-    }
-    return this.#layouts.wrap(size, out, lout, options);
+    return this.#layouts.produce(
+      size,
+      lout,
+      plan.primitive.context,
+      (out) => plan.primitive.run([addressOf(sa), addressOf(sb), addressOf(out)]),
+      options,
+    );
   }
 
   /** `y = conv2d(x, w)`. */

@@ -217,6 +217,27 @@ export class Layouts {
   }
 
   /**
+   * A new buffer of `size` elements that `fill` writes in `layout` (a primitive's output): the block is given back
+   * if `fill` throws, and the result is wrapped as {@linkcode Layouts.wrap} does.
+   */
+  produce(
+    size: number,
+    layout: Layout,
+    context: string,
+    fill: (out: CpuBuffer) => void,
+    options: { plain?: boolean } = {},
+  ): OnednnBuffer {
+    const out = this.alloc(size, layout, context);
+    try {
+      fill(out);
+    } catch (e) {
+      out.release();
+      throw e;
+    }
+    return this.wrap(size, out, layout, options);
+  }
+
+  /**
    * A buffer over `storage`, whose values are in `layout`: reordered to plain at once unless blocked layouts
    * are kept (and `options.plain` does not ask for plain).
    */

@@ -108,15 +108,12 @@ export class Pooling {
   avgForward(x: OnednnBuffer, g: PoolGeometry): OnednnBuffer {
     const plan = this.#forwardPlan(g, this.#layoutFor(x, g));
     const sx = this.#layouts.storageIn(x, plan.src);
-    const size = g.n * g.c * g.oh * g.ow;
-    const out = this.#layouts.alloc(size, plan.dst, plan.primitive.context);
-    try {
-      plan.primitive.run([addressOf(sx), addressOf(out)]);
-    } catch (e) {
-      out.release();
-      throw e;
-    }
-    return this.#layouts.wrap(size, out, plan.dst);
+    return this.#layouts.produce(
+      g.n * g.c * g.oh * g.ow,
+      plan.dst,
+      plan.primitive.context,
+      (out) => plan.primitive.run([addressOf(sx), addressOf(out)]),
+    );
   }
 
   /** The gradient of average pooling. */
@@ -160,15 +157,13 @@ export class Pooling {
       this.#backward.set(k, plan);
     }
     const sdy = this.#layouts.storageIn(dy, plan.src);
-    const size = g.n * g.c * g.h * g.w;
-    const out = this.#layouts.alloc(size, plan.dst, plan.primitive.context);
-    try {
-      plan.primitive.run([addressOf(sdy), addressOf(out)]);
-    } catch (e) {
-      out.release();
-      throw e;
-    }
-    return this.#layouts.wrap(size, out, plan.dst);
+    const done = plan;
+    return this.#layouts.produce(
+      g.n * g.c * g.h * g.w,
+      plan.dst,
+      plan.primitive.context,
+      (out) => done.primitive.run([addressOf(sdy), addressOf(out)]),
+    );
   }
 
   /** The blocked input layout a forward pass of this geometry ran on, or plain. */
